@@ -150,3 +150,36 @@ def describe_row(row):
     """``machine <id> (<ip>): load/active/sub`` for error messages."""
     return (f"machine {row.get('machine_id')} ({row.get('ip') or 'no IP'}): "
             f"{row.get('load_state')}/{row.get('active_state')}/{row.get('sub_state')}")
+
+
+UNIT_TYPES = frozenset("automount busname device mount path scope service slice snapshot socket swap target timer".split())
+TEMPLATE_TYPES = frozenset("path service socket target timer".split())
+
+
+def check_unit_name(name):
+    """Validate a unit name with fleet's rules (systemd's unit_name_is_valid); returns it or raises ValueError."""
+    if not name:
+        raise ValueError("unit name cannot be empty")
+    if len(name) > 256:
+        raise ValueError(f"unit name {name!r} exceeds maximum length (256)")
+    if "." not in name:
+        raise ValueError(f'unit name {name!r} must contain "." (for example {name}.service)')
+    if name.endswith("."):
+        raise ValueError(f'unit name {name!r} cannot end in "."')
+    base, _dot, suffix = name.rpartition(".")
+    if suffix not in UNIT_TYPES:
+        raise ValueError(f"unit name {name!r}: invalid unit type {suffix!r}")
+    if "@" in name and suffix not in TEMPLATE_TYPES:
+        raise ValueError(f"unit name {name!r}: invalid unit type for template {suffix!r}")
+    for char in base:
+        if not (char.isascii() and char.isalnum()) and char not in ":-_.\\@":
+            raise ValueError(f"unit name {name!r}: invalid character {char!r}")
+    if name.startswith("@"):
+        raise ValueError(f'unit name {name!r} cannot start in "@"')
+    return name
+
+
+def is_template(name):
+    """True for a template name such as ``foo@.service`` (empty instance)."""
+    base = name.rpartition(".")[0]
+    return "@" in base and base.partition("@")[2] == ""
