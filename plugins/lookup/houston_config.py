@@ -419,7 +419,8 @@ class HoustonConfig:
                 raise HoustonConfigError(self.manifest_path, env_field + ".fleet", "missing (the fleet API URL)")
             fleet_endpoint = env["fleet"]
             if not isinstance(fleet_endpoint, str) or "://" not in fleet_endpoint:
-                raise HoustonConfigError(self.manifest_path, env_field + ".fleet", "must be a URL (http(s)://host[:port] or unix:///path), got %r" % (fleet_endpoint,))
+                raise HoustonConfigError(self.manifest_path, env_field + ".fleet",
+                                         "must be a URL (http(s)://host[:port] or unix:///path), got %r" % (fleet_endpoint,))
         variables = self.variables()
         global_entries = self.global_entries()
         global_refs = self._references(global_entries, "global", None)

@@ -245,7 +245,8 @@ def test_variants(config_dir, case_id, edits, environment, kwargs, accessor, exp
 
 # Malformed directories: (id, edits, environment, kwargs, error pattern naming file and field)
 ERROR_CASES = [
-    ("unknown-environment", [], "staging", {}, r"manifest.yaml: environments: environment 'staging' not found \(known: local, prod-us-east-1, test-us-east-1\)"),
+    ("unknown-environment", [], "staging", {},
+     r"manifest.yaml: environments: environment 'staging' not found \(known: local, prod-us-east-1, test-us-east-1\)"),
     ("missing-unit-file", [("manifest.yaml", "    - nginx:1.9.3\n", "    - nginx:1.9.3\n    - varnish:4\n")], "test-us-east-1", {},
      r"units/shared/varnish.service: unit file not found \(nor varnish.yaml\), needed by service.blog\[2\] 'varnish:4'"),
     ("missing-service-unit", [], "test-us-east-1", {"remove": "units/service/blog.service"},
