@@ -567,3 +567,33 @@ def read_machines(lab_dir: Path) -> list[dict]:
         return json.loads(Path(lab_dir, "machines.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return []
+
+
+@dataclasses.dataclass
+class LabInfo:
+    """What a running lab offers, read from its ``env`` and ``machines.json``.
+
+    ``env`` holds the variables of ``<lab_dir>/env`` (CONSUL_HTTP_ADDR, FLEETCTL_ENDPOINT,
+    FLEETLAB_URL, FLEETLAB_ADMIN_URL, LAB_DIR, LAB_NET); the fleet fields are None when the lab
+    runs without fleetlab.
+    """
+
+    lab_dir: Path
+    net: str
+    env: dict
+    machines: list
+    consul_address: str
+    fleet_endpoint: str | None
+    fleetlab_url: str | None
+    fleetlab_admin_url: str | None
+
+    @classmethod
+    def load(cls, lab_dir: Path) -> "LabInfo":
+        """Read the lab in ``lab_dir``; LabError when it has no env file (not started)."""
+        lab_dir = Path(lab_dir).resolve()
+        env = read_env(lab_dir)
+        if "CONSUL_HTTP_ADDR" not in env:
+            raise LabError(f"no lab running in {lab_dir} (no {lab_dir / 'env'}); start it with `make lab-up`")
+        return cls(lab_dir=lab_dir, net=env.get("LAB_NET", ""), env=env, machines=read_machines(lab_dir),
+                   consul_address=env["CONSUL_HTTP_ADDR"], fleet_endpoint=env.get("FLEETCTL_ENDPOINT"),
+                   fleetlab_url=env.get("FLEETLAB_URL"), fleetlab_admin_url=env.get("FLEETLAB_ADMIN_URL"))

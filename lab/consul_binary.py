@@ -60,7 +60,11 @@ class AptSource:
             "Components: " + " ".join(self.components),
         ]
         for key, value in self.options.items():
-            lines.append(f"{key}: {value}")
+            if "\n" in value:  # multi-line field (an inline Signed-By key): continuation lines
+                lines.append(f"{key}:")
+                lines += [" " + line for line in value.split("\n")]
+            else:
+                lines.append(f"{key}: {value}")
         return "\n".join(lines) + "\n"
 
 
@@ -125,7 +129,7 @@ def parse_deb822_sources(text: str) -> list[AptSource]:
             current, last_key = {}, None
             continue
         if raw[0] in " \t" and last_key:
-            current[last_key] += "\n" + raw.strip()
+            current[last_key] = (current[last_key] + "\n" + raw.strip()) if current[last_key] else raw.strip()
             continue
         key, _, value = raw.partition(":")
         last_key = key.strip().lower()
