@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import time
 from urllib.parse import quote, urlencode
 
 from ansible.module_utils.basic import env_fallback
@@ -281,3 +282,88 @@ class ConsulClient:
         _status, data, _headers = self._call(f"destroy Consul session {session}", "PUT",
                                              "/session/destroy/" + quote(session, safe=""))
         return data is True
+
+
+# -- service health waits ------------------------------------------------------------------------------
+
+def instance_status(checks):
+    """Aggregate status of a health entry: critical > warning > maintenance-free passing."""
+    statuses = [c.get("Status") for c in checks or []]
+    if any(s == "critical" for s in statuses):
+        return "critical"
+    if any(s == "warning" for s in statuses):
+        return "warning"
+    if statuses and all(s == "passing" for s in statuses):
+        return "passing"
+    return "critical" if statuses else "passing"
+
+
+def instances_from_health(entries):
+    """Flatten /v1/health/service entries into [{node, address, service_id, tags, status, checks}]."""
+    result = []
+    for entry in entries or []:
+        node, service, checks = entry.get("Node") or {}, entry.get("Service") or {}, entry.get("Checks") or []
+        result.append({
+            "node": node.get("Node"),
+            "address": service.get("Address") or node.get("Address"),
+            "service_id": service.get("ID"),
+            "tags": list(service.get("Tags") or []),
+            "status": instance_status(checks),
+            "checks": [{"name": c.get("Name"), "check_id": c.get("CheckID"), "status": c.get("Status"),
+                        "output": (c.get("Output") or "").strip()[:500]} for c in checks],
+        })
+    result.sort(key=lambda i: (i["address"] or "", i["node"] or "", i["service_id"] or ""))
+    return result
+
+
+def evaluate_instances(instances, expected_addresses=None, min_passing=1):
+    """(satisfied, missing addresses) for the wait's condition."""
+    passing = [i for i in instances if i["status"] == "passing"]
+    if expected_addresses:
+        have = {i["address"] for i in passing}
+        missing = [a for a in expected_addresses if a not in have]
+        return not missing, missing
+    return len(passing) >= min_passing, []
+
+
+def describe_instances(instances):
+    """One line per instance: node, address, status and the output of non-passing checks."""
+    lines = []
+    for i in instances:
+        text = f"{i['node']} {i['address']} {i['service_id']}: {i['status']}"
+        bad = [f"{c['name'] or c['check_id']} {c['status']}: {c['output'] or '(no output)'}"
+               for c in i["checks"] if c["status"] != "passing"]
+        if bad:
+            text += " (" + "; ".join(bad) + ")"
+        lines.append(text)
+    return lines
+
+
+def wait_for_service(client, service, tags=None, expected_addresses=None, min_passing=1, timeout=120,
+                     clock=None, max_wait=60):
+    """Blocking queries until the condition holds or ``timeout`` passes.
+
+    Returns (satisfied, instances, missing addresses, elapsed). Follows Consul's index rules: block with
+    index >= 1, restart from 0 when the index goes backwards, and never issue two queries without either a
+    changed index or a short pause (a churning index cannot turn this into a busy loop).
+    """
+    clock = clock or time.monotonic
+    start = clock()
+    index = 0
+    instances, missing = [], list(expected_addresses or [])
+    while True:
+        remaining = timeout - (clock() - start)
+        wait = max(1, min(max_wait, int(remaining))) if index else None
+        before = clock()
+        entries, new_index = client.health_service(service, tags=tags, index=index or None, wait=wait)
+        instances = instances_from_health(entries)
+        satisfied, missing = evaluate_instances(instances, expected_addresses, min_passing)
+        if satisfied:
+            return True, instances, missing, clock() - start
+        if clock() - start >= timeout:
+            return False, instances, missing, clock() - start
+        if new_index is None or new_index < index:
+            new_index = 0
+        if index and new_index == index and clock() - before < 0.1:
+            time.sleep(0.1)
+        index = max(1, new_index)
