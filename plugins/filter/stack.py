@@ -1,0 +1,337 @@
+# Copyright (c) 2026, the houston.stack contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Filters the stack roles use to turn a stack definition into an ordered chain of fleet units.
+
+- ``unit_entry``: parse one Houston unit entry (``name[:version][[environment:env]]`` or a mapping).
+- ``stack_units``: the stack's units for one environment, named the way fleet will see them.
+- ``unit_require``: inject ``Requires=``/``After=`` on the previous unit of the chain (Houston's dependency injection).
+- ``unit_marker``: append the ``[X-Houston]`` ownership marker.
+- ``stack_keep_units``: the unit names a prune must keep (this deploy and the previous successful versions).
+- ``stack_redeploy_plan``: which units a deploy creates, replaces or must restart because a unit they require changes.
+- ``stack_status_rows``: one row per unit and machine, for status reports.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.houston.stack.plugins.module_utils import _naming
+
+# Houston's UNIT_PATTERN, with the environment suffix kept as a list of key:value pairs.
+_ENTRY_RE = re.compile(r"^(?P<name>[^:\[\]\s]+)(?::(?P<version>[^\[\]\s]+))?(?:\[(?P<expr>[^\]]*)\])?$")
+_KINDS = ("global", "standalone", "service")
+
+
+def _fail(message):
+    raise AnsibleFilterError(message)
+
+
+def _check(kind, value, where):
+    try:
+        return {
+            "stack": _naming.validate_stack,
+            "unit": _naming.validate_unit,
+            "version": _naming.validate_version,
+        }[kind](value)
+    except _naming.InvalidName as exc:
+        _fail(f"{where}: {exc}")
+
+
+def unit_entry(entry, where="unit entry"):
+    """Parse a unit entry into ``{name, version, environments, template, content}``.
+
+    String form (Houston): ``name[:version][[environment:env]]``; several ``environment:x`` pairs may be
+    given separated by ``,``. Mapping form: ``{name, version, environments | environment, template | content}``.
+    ``version`` is None when the entry has none.
+    """
+    if isinstance(entry, str):
+        match = _ENTRY_RE.match(entry.strip())
+        if not match:
+            _fail(f"{where}: {entry!r} is not of the form name[:version][[environment:env]]")
+        environments = []
+        for pair in (match.group("expr") or "").split(","):
+            key, _sep, value = pair.strip().partition(":")
+            if key == "environment" and value:
+                environments.append(value)
+        parsed = {"name": match.group("name"), "version": match.group("version"), "environments": environments,
+                  "template": None, "content": None}
+    elif isinstance(entry, dict):
+        unknown = sorted(set(entry) - {"name", "version", "environments", "environment", "template", "content"})
+        if unknown:
+            _fail(f"{where}: unknown key(s) {', '.join(unknown)} (allowed: name, version, environments, template, content)")
+        if "name" not in entry:
+            _fail(f"{where}: a unit mapping needs 'name'")
+        if entry.get("template") and entry.get("content"):
+            _fail(f"{where}: 'template' and 'content' are mutually exclusive")
+        environments = entry.get("environments", entry.get("environment")) or []
+        if isinstance(environments, str):
+            environments = [environments]
+        version = entry.get("version")
+        parsed = {"name": entry["name"], "version": None if version in (None, "") else str(version),
+                  "environments": [str(e) for e in environments],
+                  "template": entry.get("template") or None, "content": entry.get("content") or None}
+    else:
+        _fail(f"{where}: expected a string or a mapping, got {type(entry).__name__}")
+    _check("unit", parsed["name"], f"{where} ({parsed['name']!r})")
+    if parsed["version"] is not None:
+        _check("version", parsed["version"], f"{where} ({parsed['name']!r})")
+    return parsed
+
+
+def stack_units(entries, stack, kind, version=None, environment=None, where=None):
+    """The units of a stack for ``environment``, in deploy order, each with its fleet name.
+
+    - global stack: ``<unit>@<unit version or 'latest'>.service``;
+    - standalone stack: ``<stack>-<unit>@<unit version or 'latest'>.service``;
+    - service stack: ``<stack>-<unit>@<unit version or the stack version>.service`` (units without a version of
+      their own belong to one deploy version, so two versions never share, restart or prune each other's units).
+
+    Entries restricted to other environments are left out. Returns ``[{unit, version, fleet_name, template,
+    content, environments}]``. Fails naming the entry on a bad name or a duplicate.
+    """
+    if kind not in _KINDS:
+        _fail(f"stack kind {kind!r} is not one of {', '.join(_KINDS)}")
+    where = where or f"stack {stack!r}"
+    _check("stack", stack, where)
+    if kind == "service":
+        if version in (None, ""):
+            _fail(f"{where}: a service stack needs a version")
+        _check("version", version, where)
+    result = []
+    seen = set()
+    for index, entry in enumerate(entries or []):
+        parsed = unit_entry(entry, f"{where} units[{index}]")
+        if parsed["environments"] and environment not in parsed["environments"]:
+            continue
+        instance = parsed["version"] or (version if kind == "service" else _naming.DEFAULT_VERSION)
+        if kind == "global":
+            fleet_name = _naming.global_unit_name(parsed["name"], instance)
+        else:
+            fleet_name = _naming.unit_name(stack, parsed["name"], instance)
+        if fleet_name in seen:
+            _fail(f"{where} units[{index}]: unit {parsed['name']!r} is listed twice")
+        seen.add(fleet_name)
+        result.append({"unit": parsed["name"], "version": instance, "fleet_name": fleet_name,
+                       "template": parsed["template"], "content": parsed["content"],
+                       "environments": parsed["environments"]})
+    return result
+
+
+def _split_sections(text):
+    """Split unit text into [(header or None, [lines])] keeping every line as written."""
+    sections = [(None, [])]
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            sections.append((stripped[1:-1], []))
+        else:
+            sections[-1][1].append(line)
+    return sections
+
+
+def _join_sections(sections):
+    out = []
+    for header, lines in sections:
+        if header is not None:
+            out.append(f"[{header}]")
+        out.extend(lines)
+    return "\n".join(out).strip("\n") + "\n"
+
+
+def unit_require(content, previous=None):
+    """Add ``Requires=<previous>`` and ``After=<previous>`` to the ``[Unit]`` section (created when missing).
+
+    Placed right after ``Description=`` when there is one (as Houston does), else first in ``[Unit]``.
+    Nothing is added when ``previous`` is empty or already required.
+    """
+    if not isinstance(content, str):
+        _fail(f"unit_require: unit content must be a string, got {type(content).__name__}")
+    if not previous:
+        return content
+    sections = _split_sections(content)
+    unit = next((s for s in sections if s[0] == "Unit"), None)
+    if unit is None:
+        unit = ("Unit", [])
+        sections.insert(1, unit)
+    lines = unit[1]
+    existing = {line.strip() for line in lines}
+    added = [line for line in (f"Requires={previous}", f"After={previous}") if line not in existing]
+    position = 0
+    for index, line in enumerate(lines):
+        if line.strip().startswith("Description="):
+            position = index + 1
+            break
+    lines[position:position] = added
+    return _join_sections(sections)
+
+
+def unit_marker(content, stack, version):
+    """Append the ``[X-Houston]`` marker (replacing one already present)."""
+    if not isinstance(content, str):
+        _fail(f"unit_marker: unit content must be a string, got {type(content).__name__}")
+    sections = [s for s in _split_sections(content) if s[0] != _naming.MARKER_SECTION]
+    try:
+        marker = _naming.marker_text(stack, version)
+    except _naming.InvalidName as exc:
+        _fail(f"unit_marker: {exc}")
+    return _join_sections(sections).rstrip("\n") + "\n\n" + marker
+
+
+def stack_chain(units, stack, dependencies=True, head=None):
+    """Final unit texts for a chain: each unit requires the previous one (when ``dependencies``), and carries
+    the marker of ``stack`` with its own version.
+
+    ``units``: ``[{fleet_name, version, text, marker (default true)}]`` in deploy order; ``head`` is the name of
+    a unit the first one requires (optional). Units with ``marker: false`` (the archive unit, which consul_archive
+    marks itself) are kept as they are apart from the injection. Returns the units with ``content`` set.
+    """
+    result = []
+    previous = head
+    for unit in units or []:
+        text = unit.get("text")
+        if text is None:
+            text = unit.get("content")
+        if not isinstance(text, str) or not text.strip():
+            _fail(f"unit {unit.get('fleet_name')!r} of stack {stack!r} has no content")
+        if dependencies and previous:
+            text = unit_require(text, previous)
+        if unit.get("marker", True):
+            text = unit_marker(text, stack, unit.get("version"))
+        result.append(dict(unit, content=text))
+        previous = unit.get("fleet_name")
+    return result
+
+
+def stack_keep_units(history, current_units, keep_versions=1, version=None):
+    """Unit names a prune keeps: ``current_units`` plus those of the ``keep_versions`` newest successful
+    deploys of other versions in ``history`` (newest first, as consul_history records it)."""
+    keep = list(dict.fromkeys(current_units or []))
+    kept_versions = []
+    for entry in history or []:
+        if len(kept_versions) >= int(keep_versions or 0):
+            break
+        if not isinstance(entry, dict) or entry.get("result") != "success":
+            continue
+        entry_version = entry.get("version")
+        if entry_version == version or entry_version in kept_versions:
+            continue
+        kept_versions.append(entry_version)
+        for name in entry.get("units") or []:
+            if name not in keep:
+                keep.append(name)
+    return keep
+
+
+def stack_redeploy_plan(names, operations):
+    """Decide, from fleet_unit check-mode results in chain order, what a deploy does to each unit.
+
+    ``names``: unit names in chain order; ``operations``: what fleet_unit predicts for each (created, replaced,
+    state_changed, none). A unit that is replaced stops the units that require it, so every later unit of the
+    chain that would otherwise stay untouched is restarted. Returns ``[{name, action, reason}]`` where action
+    is create, replace, start, restart or keep.
+    """
+    if len(names or []) != len(operations or []):
+        _fail(f"stack_redeploy_plan: {len(names or [])} names but {len(operations or [])} operations")
+    predictions = [{"name": n, "operation": o} for n, o in zip(names or [], operations or [])]
+    plan = []
+    upstream_replaced = None
+    for item in predictions or []:
+        name = item.get("name")
+        operation = item.get("operation") or "none"
+        if operation == "created":
+            plan.append({"name": name, "action": "create", "reason": "new unit"})
+        elif operation == "replaced":
+            plan.append({"name": name, "action": "replace", "reason": "unit content changed"})
+            upstream_replaced = upstream_replaced or name
+        elif upstream_replaced:
+            plan.append({"name": name, "action": "restart", "reason": f"requires {upstream_replaced}, which is replaced"})
+        elif operation == "state_changed":
+            plan.append({"name": name, "action": "start", "reason": "unit not launched"})
+        else:
+            plan.append({"name": name, "action": "keep", "reason": "unchanged and active"})
+    return plan
+
+
+def stack_status_rows(units):
+    """Flatten fleet_unit_info ``units`` into rows ``{unit, version, stack, machine_id, ip, state}``."""
+    rows = []
+    for unit in units or []:
+        marker = unit.get("marker") or {}
+        machines = unit.get("machines") or []
+        if not machines:
+            rows.append({"unit": unit.get("name"), "stack": marker.get("stack"), "version": marker.get("version"),
+                         "machine_id": None, "ip": None,
+                         "state": f"{unit.get('desired_state')}/{unit.get('current_state')} (not scheduled)"})
+        for machine in machines:
+            rows.append({"unit": unit.get("name"), "stack": marker.get("stack"), "version": marker.get("version"),
+                         "machine_id": machine.get("machine_id"), "ip": machine.get("ip"),
+                         "state": f"{machine.get('load_state')}/{machine.get('active_state')}/{machine.get('sub_state')}"})
+    return sorted(rows, key=lambda r: (str(r["ip"]), str(r["unit"])))
+
+
+def stack_versions_by_machine(rows):
+    """``{ip: [versions]}`` from stack_status_rows, for deploy reports."""
+    result = {}
+    for row in rows or []:
+        if row.get("ip") is None:
+            continue
+        versions = result.setdefault(row["ip"], [])
+        if row.get("version") and row["version"] not in versions:
+            versions.append(row["version"])
+    return result
+
+
+def status_line(row):
+    """One status row as a line: ``<ip> <machine8> <unit> <version> <load/active/sub>``."""
+    machine = (row.get("machine_id") or "-")[:8]
+    return f"{row.get('ip') or '-':<15} {machine:<8} {row.get('unit')} [{row.get('version') or '-'}] {row.get('state')}"
+
+
+def consul_health_rows(entries):
+    """Lines from Consul's ``/v1/health/service/<name>`` answer: node, address:port, tags and aggregate status."""
+    lines = []
+    for entry in entries or []:
+        node = entry.get("Node") or {}
+        service = entry.get("Service") or {}
+        checks = entry.get("Checks") or []
+        statuses = [c.get("Status") for c in checks]
+        status = "critical" if "critical" in statuses else "warning" if "warning" in statuses else "passing"
+        address = service.get("Address") or node.get("Address")
+        lines.append(f"{node.get('Node')} {address}:{service.get('Port')} {service.get('ID')} "
+                     f"tags={','.join(service.get('Tags') or [])} {status}")
+    return sorted(lines)
+
+
+def history_lines(history, count=5):
+    """The newest ``count`` history entries as lines: version, result, start and end, who."""
+    lines = []
+    for entry in (history or [])[: int(count)]:
+        who = entry.get("holder") or entry.get("user") or {}
+        if isinstance(who, dict):
+            who = " ".join(f"{k}={v}" for k, v in sorted(who.items()) if v not in (None, ""))
+        started = entry.get("started") or entry.get("start") or "-"
+        finished = entry.get("finished") or entry.get("end") or "-"
+        lines.append(f"{entry.get('version')} {entry.get('result') or 'running'} {started} -> {finished} {who}".rstrip())
+    return lines
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "unit_entry": unit_entry,
+            "stack_units": stack_units,
+            "unit_require": unit_require,
+            "unit_marker": unit_marker,
+            "stack_chain": stack_chain,
+            "stack_keep_units": stack_keep_units,
+            "stack_redeploy_plan": stack_redeploy_plan,
+            "stack_status_rows": stack_status_rows,
+            "stack_versions_by_machine": stack_versions_by_machine,
+            "status_line": status_line,
+            "consul_health_rows": consul_health_rows,
+            "history_lines": history_lines,
+        }
