@@ -1,0 +1,1403 @@
+# Copyright (c) 2026, the houston.stack contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""fleetlab's process runtime: fleet units run as real local processes under a systemd subset.
+
+One ``ProcessRuntime`` plays systemd for every lab machine at once. Units are keyed by
+``(machine_id, unit_name)``; each loaded unit has a driver thread that performs its start and stop
+jobs, so ``start()``/``stop()`` return at once and state changes arrive through the ``report``
+callback, in order, from a single reporter thread (never with the runtime lock held, so the server
+may hold its own lock while calling the runtime and take it again inside the callback).
+
+The systemd subset, and how it differs from systemd:
+
+* ``[Unit]`` ``Requires=``, ``BindsTo=``, ``Wants=``, ``After=``, ``Before=`` among units loaded
+  on the same machine. Starting a unit pulls in (starts) its ``Requires=``/``Wants=``/``BindsTo=``
+  units. A start waits until every ``After=`` unit loaded on the machine is active (or, for a
+  oneshot without RemainAfterExit, has finished successfully), bounded by ``TimeoutStartSec``; a
+  ``Requires=``/``BindsTo=`` unit that is not loaded yet is waited for the same way. A failed
+  required unit, or the timeout, fails the start (``failed/failed``; systemd would leave the unit
+  ``inactive/dead`` with result "dependency", the failed triple is more useful to fleet clients).
+  When a ``Requires=`` unit fails or is stopped (``stop``/``unload``), its dependents are stopped;
+  ``BindsTo=`` dependents are also stopped when the unit exits by itself.
+* ``[Service]`` ``Type=simple|exec|oneshot|forking|notify|dbus|idle`` (all but oneshot behave as
+  simple: the unit is active as soon as ExecStart is spawned), ``ExecStartPre=``, ``ExecStart=``,
+  ``ExecStartPost=``, ``ExecStop=``, ``ExecStopPost=`` (repeatable, an empty value resets the list,
+  prefixes ``-`` (failure ignored), ``@`` (argv[0] given separately), ``:`` (no variable expansion),
+  ``+``/``!``/``!!`` (tolerated, no effect)), systemd command-line quoting and C escapes, ``;``
+  between commands, ``$VAR`` (a word of its own: split at whitespace) and ``${VAR}`` (inside a
+  word) expansion, ``$$`` for a dollar; ``RemainAfterExit=``, ``Restart=no|on-success|on-failure|
+  on-abnormal|on-abort|always`` with ``RestartSec=`` (default 100ms) and the start limit
+  (``StartLimitBurst=`` 5 within ``StartLimitIntervalSec=`` 10s of automatic restarts),
+  ``TimeoutStartSec=``, ``TimeoutStopSec=``, ``TimeoutSec=`` (default 90s; ``0``/``infinity``
+  disable), ``Environment=`` (quoted words, ``"A=1 B=2"``), ``EnvironmentFile=`` (``-`` prefix:
+  missing file ignored; read at each start; overrides Environment=), ``WorkingDirectory=``
+  (default: the machine root; ``-`` prefix, ``~``; a relative path is taken under the machine
+  root), ``KillSignal=``, ``SuccessExitStatus=``.
+* Specifiers ``%n %N %p %P %i %I %j %J %f %m %H %b %v %%`` in every [Unit]/[Service] value
+  (``%m`` = machine id, ``%H`` = the machine's host name ``machine-<n>``, ``%b`` = a boot id per
+  runtime).
+* Environment of every process: ``PATH``, ``HOME``, ``LANG`` of the lab process,
+  ``COREOS_PUBLIC_IPV4``/``COREOS_PRIVATE_IPV4`` (machine IP), ``FLEETLAB_ROOT`` (machine root),
+  ``CONSUL_HTTP_ADDR`` (``<machine ip>:8500`` or the machine's ``consul`` entry),
+  ``FLEETLAB_MACHINE_ID``, then the ``env`` given to ``load()``, then Environment=/EnvironmentFile=.
+  systemd's ``INVOCATION_ID`` is set (and used to find every process of the unit, even one that
+  left the process group), ``MAINPID`` for ExecStartPost/ExecStop, and ``SERVICE_RESULT``,
+  ``EXIT_CODE``, ``EXIT_STATUS`` for ExecStopPost.
+* States as systemd reports them: load ``loaded``; active ``activating|active|deactivating|
+  inactive|failed``; sub ``dead|start-pre|start|start-post|running|exited|stop|stop-sigterm|
+  stop-sigkill|stop-post|failed|auto-restart``.
+* Every command runs in its own process group (``setsid``); stopping a unit runs ExecStop, then
+  SIGTERM (``KillSignal=``) to every process of the unit, then SIGKILL after ``TimeoutStopSec``
+  (the unit then ends ``failed``, result "timeout", as in systemd), then ExecStopPost.
+* Output of every command is appended, line by line with a UTC timestamp and the pid, to
+  ``<log_dir>/<machine_id>/<unit>.log``, together with the lifecycle messages systemd would log.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
+
+DEFAULT_TIMEOUT = 90.0
+DEFAULT_RESTART_SEC = 0.1
+DEFAULT_START_LIMIT_BURST = 5
+DEFAULT_START_LIMIT_INTERVAL = 10.0
+KILL_GRACE = 5.0
+POLL = 0.05
+
+EXIT_CHDIR = 200
+EXIT_EXEC = 203
+EXIT_ENVIRONMENT = 202  # systemd's EXIT_NOTIFY_SOCKET is 202 too; close enough for a log line
+
+_CLEAN_SIGNALS = frozenset({signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE})
+_EXEC_KEYS = ("ExecStartPre", "ExecStart", "ExecStartPost", "ExecStop", "ExecStopPost")
+_LIST_KEYS = _EXEC_KEYS + ("Environment", "EnvironmentFile")
+_DEP_KEYS = ("Requires", "BindsTo", "Wants", "After", "Before")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_SPAN_UNITS = {
+    "us": 1e-6, "usec": 1e-6, "ms": 1e-3, "msec": 1e-3,
+    "": 1.0, "s": 1.0, "sec": 1.0, "second": 1.0, "seconds": 1.0,
+    "m": 60.0, "min": 60.0, "minute": 60.0, "minutes": 60.0,
+    "h": 3600.0, "hr": 3600.0, "hour": 3600.0, "hours": 3600.0,
+    "d": 86400.0, "day": 86400.0, "days": 86400.0, "w": 604800.0, "week": 604800.0, "weeks": 604800.0,
+}
+_SPAN_PART = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)")
+_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
+            "\\": "\\", '"': '"', "'": "'", "s": " "}
+
+Report = Callable[[str, str, "str | None", "str | None", "str | None"], None]
+
+
+class UnitConfigError(ValueError):
+    """A unit option the runtime cannot honour (reported in the unit's log, start fails)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# systemd syntax helpers (pure functions, unit-tested directly)
+# ---------------------------------------------------------------------------------------------
+
+def parse_timespan(value: str) -> float | None:
+    """systemd time span (``90``, ``500ms``, ``1min 30s``, ``infinity``) in seconds; None = no limit."""
+    text = value.strip().lower()
+    if text in ("infinity", ""):
+        return None
+    total = 0.0
+    pos = 0
+    while pos < len(text):
+        match = _SPAN_PART.match(text, pos)
+        if not match or match.group(2) not in _SPAN_UNITS:
+            raise UnitConfigError(f"invalid time span {value!r}")
+        total += float(match.group(1)) * _SPAN_UNITS[match.group(2)]
+        pos = match.end()
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+    return total
+
+
+def parse_bool(value: str) -> bool:
+    """systemd boolean (1/yes/true/on, 0/no/false/off)."""
+    text = value.strip().lower()
+    if text in ("1", "yes", "y", "true", "t", "on"):
+        return True
+    if text in ("0", "no", "n", "false", "f", "off"):
+        return False
+    raise UnitConfigError(f"invalid boolean {value!r}")
+
+
+def split_words(text: str) -> list[str]:
+    """Split like systemd's extract_first_word(EXTRACT_UNQUOTE|EXTRACT_CUNESCAPE)."""
+    return [word for word, _quoted in _tokenize(text)]
+
+
+def _tokenize(text: str) -> list[tuple[str, bool]]:
+    words: list[tuple[str, bool]] = []
+    current: list[str] = []
+    in_word = False
+    quoted = False
+    quote = ""
+    i = 0
+    length = len(text)
+    while i < length:
+        char = text[i]
+        if quote:
+            if char == quote:
+                quote = ""
+                i += 1
+                continue
+            if char == "\\" and i + 1 < length:
+                decoded, i = _unescape_at(text, i)
+                current.append(decoded)
+                continue
+            current.append(char)
+            i += 1
+            continue
+        if char.isspace():
+            if in_word:
+                words.append(("".join(current), quoted))
+                current, in_word, quoted = [], False, False
+            i += 1
+            continue
+        in_word = True
+        if char in "\"'":
+            quote = char
+            quoted = True
+            i += 1
+            continue
+        if char == "\\" and i + 1 < length:
+            if text[i + 1] == ";":
+                quoted = True  # "\;" is a literal semicolon, never a separator
+                current.append(";")
+                i += 2
+                continue
+            decoded, i = _unescape_at(text, i)
+            current.append(decoded)
+            continue
+        current.append(char)
+        i += 1
+    if quote:
+        raise UnitConfigError(f"unbalanced quotes in {text!r}")
+    if in_word:
+        words.append(("".join(current), quoted))
+    return words
+
+
+def _unescape_at(text: str, i: int) -> tuple[str, int]:
+    """Decode the C escape starting at text[i] == '\\'; return (text, next index)."""
+    nxt = text[i + 1]
+    if nxt in _ESCAPES:
+        return _ESCAPES[nxt], i + 2
+    if nxt == "x" and re.match(r"[0-9a-fA-F]{2}", text[i + 2:i + 4]):
+        return chr(int(text[i + 2:i + 4], 16)), i + 4
+    if nxt == "u" and re.match(r"[0-9a-fA-F]{4}", text[i + 2:i + 6]):
+        return chr(int(text[i + 2:i + 6], 16)), i + 6
+    if nxt == "U" and re.match(r"[0-9a-fA-F]{8}", text[i + 2:i + 10]):
+        return chr(int(text[i + 2:i + 10], 16)), i + 10
+    if re.match(r"[0-7]{3}", text[i + 1:i + 4]):
+        return chr(int(text[i + 1:i + 4], 8)), i + 4
+    return "\\" + nxt, i + 2  # relaxed: unknown escapes are kept
+
+
+@dataclass
+class Command:
+    """One Exec*= command: argv (before $VAR expansion) and its prefixes."""
+    argv: list[str]
+    ignore_failure: bool = False
+    argv0: str | None = None
+    expand_env: bool = True
+    line: str = ""
+
+
+def parse_exec(value: str) -> list[Command]:
+    """Parse one Exec*= value into commands (``;`` separates several commands on one line)."""
+    commands: list[Command] = []
+    words = [(w, q) for w, q in _tokenize(value)]
+    group: list[tuple[str, bool]] = []
+    for word, quoted in words + [(";", False)]:
+        if word == ";" and not quoted:
+            if group:
+                commands.append(_make_command(group, value))
+            group = []
+        else:
+            group.append((word, quoted))
+    return commands
+
+
+def _make_command(words: list[tuple[str, bool]], line: str) -> Command:
+    first = words[0][0]
+    command = Command(argv=[], line=line.strip())
+    use_argv0 = False
+    while first and first[0] in "-@:+!":
+        prefix = first[0]
+        if prefix == "-":
+            command.ignore_failure = True
+        elif prefix == "@":
+            use_argv0 = True
+        elif prefix == ":":
+            command.expand_env = False
+        first = first[1:]
+    rest = [w for w, _q in words[1:]]
+    if not first:
+        if not rest:
+            raise UnitConfigError(f"empty command in {line!r}")
+        first, rest = rest[0], rest[1:]
+    if use_argv0:
+        if not rest:
+            raise UnitConfigError(f"'@' prefix without argv[0] in {line!r}")
+        command.argv0, rest = rest[0], rest[1:]
+    command.argv = [first] + rest
+    return command
+
+
+def unescape_name(text: str) -> str:
+    """systemd unit-name unescaping: ``-`` -> ``/``, ``\\xNN`` -> the byte."""
+    out = re.sub(r"\\x([0-9a-fA-F]{2})", lambda m: chr(int(m.group(1), 16)), text.replace("-", "/"))
+    return out
+
+
+def unit_name_parts(unit_name: str) -> dict[str, str]:
+    """Prefix, instance and name without suffix of a unit name."""
+    stem, _dot, _suffix = unit_name.rpartition(".")
+    if not stem:
+        stem = unit_name
+    prefix, at, instance = stem.partition("@")
+    return {"stem": stem, "prefix": prefix, "instance": instance if at else ""}
+
+
+def expand_specifiers(text: str, specifiers: dict[str, str]) -> str:
+    """Replace systemd ``%x`` specifiers; an unknown specifier is an error, as in systemd."""
+    def replace(match: re.Match) -> str:
+        key = match.group(1)
+        if key not in specifiers:
+            raise UnitConfigError(f"unknown specifier %{key} in {text!r}")
+        return specifiers[key]
+    return re.sub(r"%(.)", replace, text)
+
+
+def expand_env_argv(argv: list[str], env: dict[str, str]) -> list[str]:
+    """systemd's $VAR expansion of a command line (after word splitting)."""
+    out: list[str] = []
+    for word in argv:
+        match = re.fullmatch(r"\$([A-Za-z_][A-Za-z0-9_]*)", word)
+        if match:
+            out.extend(env.get(match.group(1), "").split())
+            continue
+        out.append(expand_env_word(word, env))
+    return out
+
+
+def expand_env_word(word: str, env: dict[str, str]) -> str:
+    """Replace ``${VAR}``, ``$VAR`` and ``$$`` inside one word."""
+    def replace(match: re.Match) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        return env.get(match.group(1) or match.group(2), "")
+    return re.sub(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)", replace, word)
+
+
+def parse_environment(value: str) -> dict[str, str]:
+    """One Environment= value: quoted words ``A=1 "B=2 3"``; invalid assignments are skipped."""
+    result: dict[str, str] = {}
+    for word in split_words(value):
+        name, eq, val = word.partition("=")
+        if eq and _ENV_NAME.match(name):
+            result[name] = val
+    return result
+
+
+def parse_environment_file(text: str) -> dict[str, str]:
+    """An EnvironmentFile: ``KEY=VALUE`` lines, ``#``/``;`` comments, quotes, backslash continuation."""
+    result: dict[str, str] = {}
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        while line.endswith("\\") and i < len(lines):
+            line = line[:-1] + lines[i]
+            i += 1
+        line = line.strip()
+        if not line or line[0] in "#;":
+            continue
+        name, eq, raw = line.partition("=")
+        name = name.strip()
+        if name.startswith("export "):
+            name = name[len("export "):].strip()
+        if not eq or not _ENV_NAME.match(name):
+            continue
+        result[name] = _env_file_value(raw.strip())
+    return result
+
+
+def _env_file_value(raw: str) -> str:
+    out: list[str] = []
+    quote = ""
+    i = 0
+    while i < len(raw):
+        char = raw[i]
+        if quote == "'":
+            if char == "'":
+                quote = ""
+            else:
+                out.append(char)
+        elif quote == '"':
+            if char == '"':
+                quote = ""
+            elif char == "\\" and i + 1 < len(raw) and raw[i + 1] in '"\\`$':
+                out.append(raw[i + 1])
+                i += 1
+            else:
+                out.append(char)
+        elif char in "'\"":
+            quote = char
+        elif char == "\\" and i + 1 < len(raw):
+            out.append(raw[i + 1])
+            i += 1
+        elif char == "#" and (not out or out[-1].isspace()):
+            break
+        else:
+            out.append(char)
+        i += 1
+    return "".join(out).rstrip() if not quote else "".join(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# unit configuration
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class UnitConfig:
+    """The systemd settings of one unit, specifiers expanded."""
+    type: str = "simple"
+    exec: dict[str, list[Command]] = field(default_factory=lambda: {key: [] for key in _EXEC_KEYS})
+    environment: dict[str, str] = field(default_factory=dict)
+    environment_files: list[str] = field(default_factory=list)
+    working_directory: str | None = None
+    remain_after_exit: bool = False
+    restart: str = "no"
+    restart_sec: float = DEFAULT_RESTART_SEC
+    timeout_start: float | None = DEFAULT_TIMEOUT
+    timeout_stop: float | None = DEFAULT_TIMEOUT
+    start_limit_burst: int = DEFAULT_START_LIMIT_BURST
+    start_limit_interval: float | None = DEFAULT_START_LIMIT_INTERVAL
+    kill_signal: int = signal.SIGTERM
+    success_codes: frozenset[int] = frozenset({0})
+    success_signals: frozenset[int] = frozenset()
+    deps: dict[str, list[str]] = field(default_factory=lambda: {key: [] for key in _DEP_KEYS})
+    errors: list[str] = field(default_factory=list)
+
+
+def build_config(options: list[dict], specifiers: dict[str, str], *, default_timeout_start: float | None,
+                 default_timeout_stop: float | None) -> UnitConfig:
+    """Turn fleet options into a :class:`UnitConfig`; problems are collected in ``errors``."""
+    config = UnitConfig(timeout_start=default_timeout_start, timeout_stop=default_timeout_stop)
+    for option in options:
+        section, name, raw = option.get("section"), option.get("name"), option.get("value", "")
+        if section not in ("Unit", "Service"):
+            continue
+        try:
+            value = expand_specifiers(raw, specifiers)
+            _apply_option(config, section, name, value)
+        except UnitConfigError as exc:
+            config.errors.append(f"[{section}] {name}={raw}: {exc}")
+    if config.type != "oneshot" and len(config.exec["ExecStart"]) != 1:
+        count = len(config.exec["ExecStart"])
+        config.errors.append(
+            "Service has no ExecStart= setting" if count == 0 else
+            "Service has more than one ExecStart= setting, which is only allowed for Type=oneshot services")
+    return config
+
+
+def _apply_option(config: UnitConfig, section: str, name: str, value: str) -> None:
+    if section == "Unit":
+        if name in _DEP_KEYS:
+            config.deps[name].extend(split_words(value))
+        elif name in ("StartLimitIntervalSec", "StartLimitInterval"):
+            config.start_limit_interval = parse_timespan(value) or None
+        elif name == "StartLimitBurst":
+            config.start_limit_burst = int(value)
+        return
+    if name in _LIST_KEYS and not value.strip():
+        if name in _EXEC_KEYS:
+            config.exec[name] = []
+        elif name == "Environment":
+            config.environment = {}
+        else:
+            config.environment_files = []
+    elif name in _EXEC_KEYS:
+        config.exec[name].extend(parse_exec(value))
+    elif name == "Type":
+        kind = value.strip()
+        if kind not in ("simple", "exec", "oneshot", "forking", "notify", "dbus", "idle"):
+            raise UnitConfigError("unknown service type")
+        config.type = kind
+    elif name == "Environment":
+        config.environment.update(parse_environment(value))
+    elif name == "EnvironmentFile":
+        config.environment_files.append(value.strip())
+    elif name == "WorkingDirectory":
+        config.working_directory = value.strip()
+    elif name == "RemainAfterExit":
+        config.remain_after_exit = parse_bool(value)
+    elif name == "Restart":
+        kind = value.strip()
+        if kind not in ("no", "on-success", "on-failure", "on-abnormal", "on-watchdog", "on-abort", "always"):
+            raise UnitConfigError("unknown restart setting")
+        config.restart = kind
+    elif name == "RestartSec":
+        config.restart_sec = parse_timespan(value) or 0.0
+    elif name in ("TimeoutStartSec", "TimeoutStopSec", "TimeoutSec"):
+        span = parse_timespan(value)
+        span = None if span == 0 else span
+        if name in ("TimeoutStartSec", "TimeoutSec"):
+            config.timeout_start = span
+        if name in ("TimeoutStopSec", "TimeoutSec"):
+            config.timeout_stop = span
+    elif name in ("StartLimitIntervalSec", "StartLimitInterval"):
+        config.start_limit_interval = parse_timespan(value) or None
+    elif name == "StartLimitBurst":
+        config.start_limit_burst = int(value)
+    elif name == "KillSignal":
+        config.kill_signal = _parse_signal(value)
+    elif name == "SuccessExitStatus":
+        codes, signals = set(config.success_codes), set(config.success_signals)
+        for word in value.split():
+            if word.isdigit():
+                codes.add(int(word))
+            else:
+                signals.add(_parse_signal(word))
+        config.success_codes, config.success_signals = frozenset(codes), frozenset(signals)
+
+
+def _parse_signal(value: str) -> int:
+    text = value.strip().upper()
+    if text.isdigit():
+        return int(text)
+    if not text.startswith("SIG"):
+        text = "SIG" + text
+    try:
+        return int(signal.Signals[text])
+    except KeyError as exc:
+        raise UnitConfigError("unknown signal") from exc
+
+
+# ---------------------------------------------------------------------------------------------
+# processes and logs
+# ---------------------------------------------------------------------------------------------
+
+class _UnitLog:
+    """Appends timestamped lines to one unit's log file; shared by all its processes."""
+
+    def __init__(self, path: str, unit_name: str):
+        self.path = path
+        self.unit_name = unit_name
+        self._lock = threading.Lock()
+
+    def write(self, text: str, pid: int | None = None) -> None:
+        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        source = f"{self.unit_name}[{pid}]" if pid else "fleetlab"
+        lines = text.splitlines() or [""]
+        with self._lock:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            with open(self.path, "a", encoding="utf-8", errors="replace") as handle:
+                for line in lines:
+                    handle.write(f"{stamp} {source}: {line}\n")
+
+
+class _Proc:
+    """A spawned command: its Popen, a waiter thread and an output reader thread."""
+
+    def __init__(self, popen: subprocess.Popen, read_fd: int, log: _UnitLog, wake: Callable[[], None]):
+        self.popen = popen
+        self.pid = popen.pid
+        self.returncode: int | None = None
+        self._wake = wake
+        self.reader = threading.Thread(target=self._read, args=(read_fd, log), daemon=True,
+                                       name=f"fleetlab-log-{self.pid}")
+        self.waiter = threading.Thread(target=self._wait, daemon=True, name=f"fleetlab-wait-{self.pid}")
+        self.reader.start()
+        self.waiter.start()
+
+    def _wait(self) -> None:
+        code = self.popen.wait()
+        self.returncode = code
+        self._wake()
+
+    def _read(self, read_fd: int, log: _UnitLog) -> None:
+        with os.fdopen(read_fd, "rb", buffering=0) as pipe:
+            pending = b""
+            while True:
+                try:
+                    chunk = pipe.read(65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                if lines:
+                    log.write("\n".join(line.decode("utf-8", "replace") for line in lines), self.pid)
+            if pending:
+                log.write(pending.decode("utf-8", "replace"), self.pid)
+
+    @property
+    def running(self) -> bool:
+        return self.returncode is None
+
+
+def _proc_pids_of(pgids: set[int], invocation_id: str | None) -> list[int]:
+    """Live (non-zombie) pids whose process group is in ``pgids`` or that carry the invocation id."""
+    marker = f"INVOCATION_ID={invocation_id}".encode() if invocation_id else None
+    me = os.getpid()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        pid = int(entry)
+        if pid == me:
+            continue
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as handle:
+                stat = handle.read()
+            fields = stat[stat.rindex(b")") + 2:].split()
+            state, pgid = fields[0], int(fields[2])
+            if state in (b"Z", b"X"):
+                continue
+            if pgid in pgids:
+                found.append(pid)
+                continue
+            if marker:
+                with open(f"/proc/{pid}/environ", "rb") as handle:
+                    if marker in handle.read().split(b"\0"):
+                        found.append(pid)
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# the runtime
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(eq=False)
+class _Unit:
+    machine: dict
+    name: str
+    options: list[dict]
+    env: dict
+    log: _UnitLog
+    active: str = "inactive"
+    sub: str = "dead"
+    desired: str = "inactive"        # what start()/stop() asked for
+    gone: bool = False               # unload() asked
+    job: str | None = None           # "start" while a start job runs, "stop" while stopping
+    last_result: str | None = None   # "success" or a systemd result name of the last start job
+    stop_reason: str = "stop"        # why the pending stop happens ("stop", "dependency")
+    start_requested: float | None = None
+    invocation_id: str | None = None
+    procs: list[_Proc] = field(default_factory=list)
+    pgids: set[int] = field(default_factory=set)
+    main: _Proc | None = None
+    thread: threading.Thread | None = None
+    generation: int = 0              # bumped by every start()/stop() so drivers notice changes
+    restarts: list[float] = field(default_factory=list)
+    timing_recorded: bool = False
+    config_cache: tuple | None = None
+
+    @property
+    def machine_id(self) -> str:
+        return self.machine["id"]
+
+
+class ProcessRuntime:
+    """Runs fleet units as local processes with a systemd subset (see the module docstring).
+
+    ``report(machine_id, unit_name, load, active, sub)`` is called from one reporter thread, in the
+    order the changes happened, never with the runtime lock held; ``load=None`` means the unit left
+    the machine. The fault hook :meth:`set_start_failure` lets fleetlab's ``unit_fail`` faults fail
+    a start without running anything.
+    """
+
+    def __init__(self, report: Report, log_dir: str, *, default_timeout_start: float | None = DEFAULT_TIMEOUT,
+                 default_timeout_stop: float | None = DEFAULT_TIMEOUT):
+        self._report = report
+        self._log_dir = os.path.abspath(log_dir)
+        self._default_timeout_start = default_timeout_start
+        self._default_timeout_stop = default_timeout_stop
+        self._cond = threading.Condition(threading.RLock())
+        self._units: dict[tuple[str, str], _Unit] = {}
+        self._timings: dict[tuple[str, str], dict] = {}
+        self._start_failure: Callable[[str, str], bool] | None = None
+        self._closed = False
+        self._boot_id = uuid.uuid4().hex
+        self._reports: queue.Queue = queue.Queue()
+        self._reporter = threading.Thread(target=self._report_loop, daemon=True, name="fleetlab-report")
+        self._reporter.start()
+
+    # -- public interface ---------------------------------------------------------------------
+
+    def set_start_failure(self, predicate: Callable[[str, str], bool] | None) -> None:
+        """Install the fault hook used by ``unit_fail`` faults (None removes it).
+
+        ``predicate(machine_id, unit_name) -> bool`` is called at the beginning of every start job
+        (also automatic restarts); when it returns True the start fails at once: the unit goes
+        ``activating/start-pre`` then ``failed/failed`` (result "resources"), nothing is executed and
+        the unit's log says the failure was injected. The predicate runs on a runtime thread
+        without the runtime lock held and must not block.
+        """
+        with self._cond:
+            self._start_failure = predicate
+
+    def load(self, machine: dict, unit_name: str, options: list[dict], env: dict | None = None) -> None:
+        """Load (or reload) a unit on a machine: ``loaded/inactive/dead`` for a new unit.
+
+        Reloading a loaded unit replaces its options and environment for the next start; a running
+        unit keeps running, as after ``systemctl daemon-reload``.
+        """
+        key = (machine["id"], unit_name)
+        with self._cond:
+            self._check_open()
+            unit = self._units.get(key)
+            if unit is not None and not unit.gone:
+                unit.machine, unit.options, unit.env = dict(machine), list(options), dict(env or {})
+                self._emit(unit)
+                return
+            root = machine.get("root")
+            if root:
+                os.makedirs(root, exist_ok=True)
+            log = _UnitLog(os.path.join(self._log_dir, machine["id"], unit_name + ".log"), unit_name)
+            unit = _Unit(machine=dict(machine), name=unit_name, options=list(options), env=dict(env or {}), log=log)
+            self._units[key] = unit
+            self._emit(unit)
+            unit.thread = threading.Thread(target=self._drive, args=(unit,), daemon=True,
+                                           name=f"fleetlab-unit-{machine['id'][:8]}-{unit_name}")
+            unit.thread.start()
+
+    def start(self, machine_id: str, unit_name: str) -> None:
+        """``systemctl start``: asynchronous; a no-op on an active unit."""
+        with self._cond:
+            self._check_open()
+            unit = self._get(machine_id, unit_name)
+            self._request_start(unit)
+
+    def stop(self, machine_id: str, unit_name: str) -> None:
+        """``systemctl stop``: asynchronous; ExecStop, SIGTERM, SIGKILL after TimeoutStopSec, ExecStopPost."""
+        with self._cond:
+            self._check_open()
+            unit = self._get(machine_id, unit_name)
+            self._request_stop(unit, "stop")
+
+    def unload(self, machine_id: str, unit_name: str) -> None:
+        """Stop the unit if needed, then forget it (``report(..., None, None, None)``); unknown units are ignored."""
+        with self._cond:
+            unit = self._units.get((machine_id, unit_name))
+            if unit is None or unit.gone:
+                return
+            self._request_stop(unit, "stop")
+            unit.gone = True
+            self._cond.notify_all()
+
+    def timings(self) -> dict:
+        """``{(machine_id, unit_name): {"start_seconds": s}}``: seconds from start() to active (last start)."""
+        with self._cond:
+            return {key: dict(value) for key, value in self._timings.items()}
+
+    def state(self, machine_id: str, unit_name: str) -> tuple[str, str, str] | None:
+        """The current (load, active, sub) triple of a unit, or None when it is not loaded."""
+        with self._cond:
+            unit = self._units.get((machine_id, unit_name))
+            return None if unit is None else ("loaded", unit.active, unit.sub)
+
+    def units(self) -> list[tuple[str, str]]:
+        """Keys (machine_id, unit_name) of every loaded unit."""
+        with self._cond:
+            return list(self._units)
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Stop every unit (ExecStop runs, in parallel), report them gone, join all threads.
+
+        ``timeout`` bounds the wait for the unit threads (default: unbounded, each stop being bounded
+        by its own TimeoutStopSec); processes still alive after it are killed.
+        """
+        with self._cond:
+            if self._closed:
+                return
+            for unit in self._units.values():
+                self._request_stop(unit, "stop")
+                unit.gone = True
+            self._cond.notify_all()
+            threads = [unit.thread for unit in self._units.values() if unit.thread]
+            self._closed = True
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        with self._cond:
+            leftovers = list(self._units.values())
+        for unit in leftovers:
+            self._kill_all(unit, signal.SIGKILL)
+        self._reports.put(None)
+        self._reporter.join(10)
+
+    # -- requests (lock held) -----------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("fleetlab process runtime is shut down")
+
+    def _get(self, machine_id: str, unit_name: str) -> _Unit:
+        unit = self._units.get((machine_id, unit_name))
+        if unit is None or unit.gone:
+            raise KeyError(f"unit {unit_name} is not loaded on machine {machine_id}")
+        return unit
+
+    def _request_start(self, unit: _Unit) -> None:
+        if unit.desired == "active" and (unit.job == "start" or unit.active == "active"):
+            return
+        unit.desired = "active"
+        unit.generation += 1
+        unit.start_requested = time.monotonic()
+        unit.timing_recorded = False
+        unit.last_result = None
+        unit.restarts = []
+        self._cond.notify_all()
+        config = self._config(unit)
+        for dep in config.deps["Requires"] + config.deps["BindsTo"] + config.deps["Wants"]:
+            other = self._units.get((unit.machine_id, dep))
+            if other is not None and not other.gone and other.desired != "active":
+                self._request_start(other)
+
+    def _request_stop(self, unit: _Unit, reason: str) -> None:
+        if unit.desired != "active" and unit.job != "start":
+            return
+        unit.desired = "inactive"
+        unit.stop_reason = reason
+        unit.generation += 1
+        self._cond.notify_all()
+        self._propagate_stop(unit, explicit=True)
+
+    def _propagate_stop(self, unit: _Unit, *, explicit: bool, failed: bool = False) -> None:
+        """Stop the units that require (or are bound to) ``unit``; lock held."""
+        for other in list(self._units.values()):
+            if other is unit or other.machine_id != unit.machine_id or other.gone:
+                continue
+            config = self._config(other)
+            bound = unit.name in config.deps["BindsTo"]
+            required = unit.name in config.deps["Requires"]
+            if bound or (required and (explicit or failed)):
+                if other.desired == "active" or other.job == "start":
+                    other.log.write(f"Stopping {other.name}: it {'is bound to' if bound else 'requires'} {unit.name}, "
+                                    f"which {'failed' if failed else 'stopped'}.")
+                    self._request_stop(other, "dependency")
+
+    # -- reporting ----------------------------------------------------------------------------
+
+    def _emit(self, unit: _Unit, gone: bool = False) -> None:
+        if gone:
+            self._reports.put((unit.machine_id, unit.name, None, None, None))
+        else:
+            self._reports.put((unit.machine_id, unit.name, "loaded", unit.active, unit.sub))
+
+    def _report_loop(self) -> None:
+        while True:
+            item = self._reports.get()
+            if item is None:
+                return
+            try:
+                self._report(*item)
+            except Exception as exc:  # pylint: disable=broad-except  # a broken callback must not kill the runtime
+                print(f"fleetlab runtime: report callback failed for {item}: {exc!r}", flush=True)
+
+    def _set(self, unit: _Unit, active: str, sub: str) -> None:
+        with self._cond:
+            if (unit.active, unit.sub) == (active, sub):
+                return
+            previous = unit.active
+            unit.active, unit.sub = active, sub
+            self._emit(unit)
+            self._cond.notify_all()
+            if active == "active" and previous != "active" and unit.start_requested is not None \
+                    and not unit.timing_recorded:
+                unit.timing_recorded = True
+                self._timings[(unit.machine_id, unit.name)] = {
+                    "start_seconds": round(time.monotonic() - unit.start_requested, 6)}
+
+    def _wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    # -- the driver thread --------------------------------------------------------------------
+
+    def _config(self, unit: _Unit) -> UnitConfig:
+        cached = unit.config_cache
+        if cached is not None and cached[0] is unit.options and cached[1] is unit.machine:
+            return cached[2]
+        config = self._build_config(unit)
+        unit.config_cache = (unit.options, unit.machine, config)
+        return config
+
+    def _build_config(self, unit: _Unit) -> UnitConfig:
+        return build_config(unit.options, self._specifiers(unit), default_timeout_start=self._default_timeout_start,
+                            default_timeout_stop=self._default_timeout_stop)
+
+    def _specifiers(self, unit: _Unit) -> dict[str, str]:
+        parts = unit_name_parts(unit.name)
+        prefix, instance = parts["prefix"], parts["instance"]
+        return {
+            "n": unit.name, "N": parts["stem"], "p": prefix, "P": unescape_name(prefix),
+            "i": instance, "I": unescape_name(instance),
+            "j": prefix.rpartition("-")[2], "J": unescape_name(prefix.rpartition("-")[2]),
+            "f": "/" + unescape_name(instance or prefix).lstrip("/"),
+            "m": unit.machine_id, "H": self._hostname(unit.machine), "b": self._boot_id,
+            "v": os.uname().release, "%": "%",
+        }
+
+    @staticmethod
+    def _hostname(machine: dict) -> str:
+        for key in ("hostname", "name", "node"):
+            if machine.get(key):
+                return str(machine[key])
+        ip = str(machine.get("ip", ""))
+        last = ip.rpartition(".")[2]
+        if last.isdigit() and int(last) > 10:
+            return f"machine-{int(last) - 10}"
+        return f"machine-{machine['id'][:8]}"
+
+    def _drive(self, unit: _Unit) -> None:
+        """The unit's driver: runs start/stop jobs until the unit is unloaded."""
+        while True:
+            with self._cond:
+                while True:
+                    if unit.desired == "active" and unit.active not in ("active",) and unit.job is None:
+                        unit.job = "start"
+                        action = "start"
+                        break
+                    if unit.desired != "active" and unit.active == "active":
+                        action = "stop"
+                        break
+                    if unit.gone:
+                        action = "exit"
+                        break
+                    self._cond.wait()
+            if action == "start":
+                self._start_job(unit)
+            elif action == "stop":
+                self._stop_active(unit)
+            else:
+                with self._cond:
+                    self._units.pop((unit.machine_id, unit.name), None)
+                    self._emit(unit, gone=True)
+                    self._cond.notify_all()
+                return
+
+    def _cancelled(self, unit: _Unit) -> bool:
+        return unit.desired != "active" or unit.gone
+
+    def _start_job(self, unit: _Unit) -> None:
+        """A start job, including automatic restarts, until the unit is active, stopped or failed."""
+        try:
+            while True:
+                result = self._activate(unit)
+                if result in ("running", "exited"):
+                    with self._cond:
+                        unit.job = None
+                        unit.last_result = "success"
+                        self._cond.notify_all()
+                    result = self._supervise(unit)
+                    if result is None:
+                        return  # stop requested: the driver runs the stop
+                elif result.startswith("finished:"):
+                    result = result.partition(":")[2]
+                if not self._after_failure_or_exit(unit, result):
+                    return
+        finally:
+            with self._cond:
+                if unit.job == "start":
+                    unit.job = None
+                    self._cond.notify_all()
+
+    def _after_failure_or_exit(self, unit: _Unit, result: str) -> bool:
+        """Unit ended with ``result`` (processes gone); settle its state. True = restart now."""
+        config = self._config(unit)
+        restart = (not self._cancelled(unit)) and _should_restart(config.restart, result)
+        if restart:
+            now = time.monotonic()
+            unit.restarts = [t for t in unit.restarts
+                             if config.start_limit_interval is None or now - t < config.start_limit_interval]
+            if config.start_limit_interval is not None and len(unit.restarts) >= config.start_limit_burst:
+                unit.log.write(f"{unit.name}: Start request repeated too quickly.")
+                result = "start-limit-hit"
+                restart = False
+        if restart:
+            with self._cond:
+                unit.job = "start"
+            self._set(unit, "activating", "auto-restart")
+            unit.log.write(f"{unit.name}: Scheduled restart job, restart counter is at {len(unit.restarts) + 1}.")
+            if self._sleep_unless_cancelled(unit, config.restart_sec):
+                unit.restarts.append(time.monotonic())
+                return True
+        with self._cond:
+            unit.job = None
+            unit.last_result = result
+            if result == "success":
+                self._set(unit, "inactive", "dead")
+            else:
+                self._set(unit, "failed", "failed")
+            if result != "success":
+                unit.log.write(f"{unit.name}: Failed with result '{result}'.")
+                self._propagate_stop(unit, explicit=False, failed=True)
+            else:
+                self._propagate_stop(unit, explicit=False)
+            if unit.desired == "active" and not self._cancelled(unit):
+                unit.desired = "inactive"  # the job is over; a new start() starts it again
+            self._cond.notify_all()
+        return False
+
+    def _sleep_unless_cancelled(self, unit: _Unit, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        with self._cond:
+            while not self._cancelled(unit):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return True
+                self._cond.wait(left)
+        return False
+
+    def _activate(self, unit: _Unit) -> str:
+        """Run one activation. Returns running/exited/done, or a failure result after cleanup."""
+        config = self._config(unit)
+        with self._cond:
+            unit.invocation_id = uuid.uuid4().hex
+            unit.pgids = set()
+            unit.main = None
+        started = time.monotonic()
+        deadline = None if config.timeout_start is None else started + config.timeout_start
+        for error in config.errors:
+            unit.log.write(f"{unit.name}: {error}")
+        if config.errors:
+            return "resources"
+        waited = self._wait_dependencies(unit, config, deadline)
+        if waited is not None:
+            return self._fail_start(unit, config, waited, run_stop_post=False)
+        hook = self._start_failure
+        if hook is not None and hook(unit.machine_id, unit.name):
+            self._set(unit, "activating", "start-pre")
+            unit.log.write(f"{unit.name}: start failure injected by a fleetlab unit_fail fault; nothing was run.")
+            return "resources"
+        unit.log.write(f"Starting {unit.name}...")
+        self._set(unit, "activating", "start-pre")
+        try:
+            env = self._environment(unit, config)
+            cwd = self._working_directory(unit, config)
+        except UnitConfigError as exc:
+            unit.log.write(f"{unit.name}: {exc}")
+            return self._fail_start(unit, config, "resources", run_stop_post=True)
+        outcome = self._run_list(unit, config.exec["ExecStartPre"], env, cwd, deadline, "start-pre")
+        if outcome != "success":
+            return self._fail_start(unit, config, outcome, env=env, cwd=cwd)
+        self._set(unit, "activating", "start")
+        if config.type == "oneshot":
+            outcome = self._run_list(unit, config.exec["ExecStart"], env, cwd, deadline, "start")
+            if outcome != "success":
+                return self._fail_start(unit, config, outcome, env=env, cwd=cwd)
+        else:
+            command = config.exec["ExecStart"][0]
+            proc = self._spawn(unit, command, env, cwd)
+            if proc is None:
+                return self._fail_start(unit, config, "exit-code", env=env, cwd=cwd)
+            with self._cond:
+                unit.main = proc
+            env = dict(env, MAINPID=str(proc.pid))
+        if config.exec["ExecStartPost"]:
+            self._set(unit, "activating", "start-post")
+            outcome = self._run_list(unit, config.exec["ExecStartPost"], env, cwd, deadline, "start-post")
+            if outcome != "success":
+                return self._fail_start(unit, config, outcome, env=env, cwd=cwd)
+        if config.type == "oneshot" and not config.remain_after_exit:
+            unit.log.write(f"Finished {unit.name}.")
+            with self._cond:
+                if not unit.timing_recorded:
+                    unit.timing_recorded = True
+                    self._timings[(unit.machine_id, unit.name)] = {
+                        "start_seconds": round(time.monotonic() - (unit.start_requested or started), 6)}
+            self._set(unit, "deactivating", "stop")
+            return "finished:" + self._stop_sequence(unit, config, env, cwd, run_exec_stop=True, result="success")
+        unit.log.write(f"Started {unit.name}.")
+        if config.type == "oneshot":
+            self._set(unit, "active", "exited")
+            return "exited"
+        self._set(unit, "active", "running")
+        return "running"
+
+    def _fail_start(self, unit: _Unit, config: UnitConfig, result: str, *, env: dict | None = None,
+                    cwd: str | None = None, run_stop_post: bool = True) -> str:
+        """A start failed (or was cancelled): kill what runs, ExecStopPost, return the result."""
+        if result == "cancelled":
+            result = "success"
+        if result == "timeout":
+            unit.log.write(f"{unit.name}: start operation timed out. Terminating.")
+        if env is None:
+            try:
+                env = self._environment(unit, config)
+            except UnitConfigError:
+                env = self._base_env(unit)
+        if cwd is None:
+            cwd = unit.machine.get("root") or "/"
+        if run_stop_post:
+            return self._stop_sequence(unit, config, env, cwd, run_exec_stop=False, result=result)
+        return result
+
+    def _wait_dependencies(self, unit: _Unit, config: UnitConfig, deadline: float | None) -> str | None:
+        """Wait for the After= units loaded on the machine; None when the start may proceed.
+
+        Units that are not loaded on the machine are ignored (``After=docker.service`` on a lab
+        machine), as systemd ignores ordering against units without a job.
+        """
+        required = set(config.deps["Requires"] + config.deps["BindsTo"])
+        with self._cond:
+            while True:
+                if self._cancelled(unit):
+                    return "cancelled"
+                blocking = []
+                for other in self._units.values():
+                    if other is unit or other.machine_id != unit.machine_id or other.gone:
+                        continue
+                    if other.name not in config.deps["After"] and unit.name not in self._config(other).deps["Before"]:
+                        continue
+                    pending = other.desired == "active" and other.active != "active"
+                    if other.active == "active" or (not pending and other.last_result == "success"):
+                        continue
+                    if not pending and other.last_result is not None:
+                        if other.name in required:
+                            unit.log.write(f"Dependency failed for {unit.name}: {other.name} failed.")
+                            return "dependency"
+                        continue
+                    blocking.append(other.name)
+                if not blocking:
+                    return None
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    unit.log.write(f"{unit.name}: timed out waiting for {', '.join(sorted(blocking))} (After=).")
+                    return "timeout"
+                self._cond.wait(left)
+
+    # -- environment --------------------------------------------------------------------------
+
+    def _base_env(self, unit: _Unit) -> dict[str, str]:
+        machine = unit.machine
+        ip = str(machine.get("ip", "127.0.0.1"))
+        env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
+        env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        env.update({
+            "COREOS_PUBLIC_IPV4": ip,
+            "COREOS_PRIVATE_IPV4": ip,
+            "FLEETLAB_ROOT": str(machine.get("root", "")),
+            "CONSUL_HTTP_ADDR": str(machine.get("consul") or f"{ip}:8500"),
+            "FLEETLAB_MACHINE_ID": machine["id"],
+        })
+        env.update({str(k): str(v) for k, v in unit.env.items()})
+        if unit.invocation_id:
+            env["INVOCATION_ID"] = unit.invocation_id
+        return env
+
+    def _environment(self, unit: _Unit, config: UnitConfig) -> dict[str, str]:
+        env = self._base_env(unit)
+        env.update(config.environment)
+        for entry in config.environment_files:
+            optional = entry.startswith("-")
+            pattern = entry[1:] if optional else entry
+            paths = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+            if not paths and not optional:
+                raise UnitConfigError(f"Failed to load environment files: {pattern} matches nothing")
+            for path in paths:
+                try:
+                    with open(path, encoding="utf-8") as handle:
+                        env.update(parse_environment_file(handle.read()))
+                except OSError as exc:
+                    if not optional:
+                        raise UnitConfigError(f"Failed to load environment files: {path}: {exc.strerror}") from exc
+        if unit.invocation_id:
+            env["INVOCATION_ID"] = unit.invocation_id
+        return env
+
+    def _working_directory(self, unit: _Unit, config: UnitConfig) -> str:
+        root = unit.machine.get("root") or "/"
+        if config.working_directory is None:
+            return root
+        text = config.working_directory
+        optional = text.startswith("-")
+        text = text[1:] if optional else text
+        if text == "~" or text.startswith("~/"):
+            text = os.path.expanduser(text)
+        path = text if os.path.isabs(text) else os.path.join(root, text)
+        if not os.path.isdir(path):
+            if optional:
+                return root
+            raise UnitConfigError(f"Changing to the requested working directory failed: {path}: No such directory "
+                                  f"(status={EXIT_CHDIR}/CHDIR)")
+        return path
+
+    # -- processes ----------------------------------------------------------------------------
+
+    def _spawn(self, unit: _Unit, command: Command, env: dict[str, str], cwd: str) -> _Proc | None:
+        argv = expand_env_argv(command.argv, env) if command.expand_env else list(command.argv)
+        if not argv:
+            unit.log.write(f"{unit.name}: empty command line after variable expansion: {command.line}")
+            return None
+        executable = argv[0]
+        if not os.path.isabs(executable):
+            found = shutil.which(executable, path=env.get("PATH"))
+            if not found:
+                unit.log.write(f"{unit.name}: Failed to locate executable {executable}: No such file or directory "
+                               f"(status={EXIT_EXEC}/EXEC)")
+                return None
+            executable = found
+        args = [command.argv0 if command.argv0 is not None else argv[0]] + argv[1:]
+        read_fd, write_fd = os.pipe()
+        try:
+            popen = subprocess.Popen(  # pylint: disable=consider-using-with  # waited on by _Proc
+                args, executable=executable, stdin=subprocess.DEVNULL, stdout=write_fd, stderr=write_fd,
+                cwd=cwd, env=env, start_new_session=True, close_fds=True)
+        except OSError as exc:
+            os.close(read_fd)
+            os.close(write_fd)
+            unit.log.write(f"{unit.name}: Failed to execute {executable}: {exc.strerror or exc} (status={EXIT_EXEC}/EXEC)")
+            return None
+        os.close(write_fd)
+        proc = _Proc(popen, read_fd, unit.log, self._wake)
+        with self._cond:
+            unit.procs.append(proc)
+            unit.pgids.add(proc.pid)
+        return proc
+
+    def _run_list(self, unit: _Unit, commands: list[Command], env: dict, cwd: str, deadline: float | None,
+                  phase: str, *, cancellable: bool = True) -> str:
+        """Run control commands in turn: success, exit-code, signal, timeout or cancelled."""
+        for command in commands:
+            proc = self._spawn(unit, command, env, cwd)
+            if proc is None:
+                if command.ignore_failure:
+                    continue
+                return "exit-code"
+            outcome = self._wait_proc(unit, proc, deadline, cancellable)
+            if outcome in ("timeout", "cancelled"):
+                self._kill_group(proc, signal.SIGTERM)
+                self._wait_proc(unit, proc, time.monotonic() + KILL_GRACE, False)
+                self._kill_group(proc, signal.SIGKILL)
+                return outcome
+            code = proc.returncode
+            if code != 0:
+                unit.log.write(f"{unit.name}: Control process ({phase}) exited, {_describe(code)}"
+                               + (" (ignored)" if command.ignore_failure else ""))
+                if not command.ignore_failure:
+                    return "signal" if code is not None and code < 0 else "exit-code"
+        return "success"
+
+    def _wait_proc(self, unit: _Unit, proc: _Proc, deadline: float | None, cancellable: bool) -> str:
+        with self._cond:
+            while proc.running:
+                if cancellable and self._cancelled(unit):
+                    return "cancelled"
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return "timeout"
+                self._cond.wait(left)
+        proc.waiter.join()
+        return "exited"
+
+    def _supervise(self, unit: _Unit) -> str | None:
+        """Watch an active unit: None when a stop was requested, else the result of its exit."""
+        with self._cond:
+            while True:
+                if self._cancelled(unit):
+                    return None
+                main = unit.main
+                if main is not None and not main.running:
+                    break
+                self._cond.wait()
+        main.waiter.join()
+        config = self._config(unit)
+        code = main.returncode
+        unit.log.write(f"{unit.name}: Main process exited, {_describe(code)}")
+        result = "success" if _clean_exit(code, config) else ("signal" if code < 0 else "exit-code")
+        env = self._safe_env(unit, config)
+        self._set(unit, "deactivating", "stop")
+        return self._stop_sequence(unit, config, env, self._safe_cwd(unit, config), run_exec_stop=True, result=result)
+
+    def _safe_env(self, unit: _Unit, config: UnitConfig) -> dict:
+        try:
+            env = self._environment(unit, config)
+        except UnitConfigError:
+            env = self._base_env(unit)
+        if unit.main is not None:
+            env["MAINPID"] = str(unit.main.pid)
+        return env
+
+    def _safe_cwd(self, unit: _Unit, config: UnitConfig) -> str:
+        try:
+            return self._working_directory(unit, config)
+        except UnitConfigError:
+            return unit.machine.get("root") or "/"
+
+    def _stop_active(self, unit: _Unit) -> None:
+        """Stop an active unit on request (ExecStop, kill, ExecStopPost) and settle its state."""
+        config = self._config(unit)
+        unit.log.write(f"Stopping {unit.name}...")
+        with self._cond:
+            unit.job = "stop"
+        self._set(unit, "deactivating", "stop")
+        self._wait_dependents_down(unit, config)
+        result = self._stop_sequence(unit, config, self._safe_env(unit, config), self._safe_cwd(unit, config),
+                                     run_exec_stop=True, result="success")
+        with self._cond:
+            unit.job = None
+            unit.last_result = result
+            if result == "success":
+                unit.active, unit.sub = "inactive", "dead"
+                unit.log.write(f"Stopped {unit.name}.")
+            else:
+                unit.active, unit.sub = "failed", "failed"
+                unit.log.write(f"{unit.name}: Failed with result '{result}'.")
+            self._emit(unit)
+            self._cond.notify_all()
+
+    def _wait_dependents_down(self, unit: _Unit, config: UnitConfig) -> None:
+        """Units ordered After= this one and being stopped go down first (reverse order on stop)."""
+        deadline = None if config.timeout_stop is None else time.monotonic() + config.timeout_stop
+        with self._cond:
+            while True:
+                waiting = [other for other in self._units.values()
+                           if other is not unit and other.machine_id == unit.machine_id and other.desired != "active"
+                           and unit.name in self._config(other).deps["After"]
+                           and other.active in ("active", "deactivating", "activating")]
+                left = None if deadline is None else deadline - time.monotonic()
+                if not waiting or (left is not None and left <= 0):
+                    return
+                self._cond.wait(left)
+
+    def _stop_sequence(self, unit: _Unit, config: UnitConfig, env: dict, cwd: str, *, run_exec_stop: bool,
+                       result: str) -> str:
+        """ExecStop (if the unit had started), SIGTERM/SIGKILL the rest, ExecStopPost. Returns the result."""
+        timeout = config.timeout_stop
+        main = unit.main
+        main_was_running = main is not None and main.running
+        if run_exec_stop and config.exec["ExecStop"]:
+            self._set(unit, "deactivating", "stop")
+            deadline = None if timeout is None else time.monotonic() + timeout
+            outcome = self._run_list(unit, config.exec["ExecStop"], env, cwd, deadline, "stop", cancellable=False)
+            if outcome == "timeout":
+                unit.log.write(f"{unit.name}: Stopping timed out. Terminating.")
+                result = "timeout" if result == "success" else result
+        if self._alive(unit):
+            self._set(unit, "deactivating", "stop-sigterm")
+            self._kill_all(unit, config.kill_signal)
+            if not self._wait_dead(unit, timeout):
+                unit.log.write(f"{unit.name}: State 'stop-sigterm' timed out. Killing.")
+                self._set(unit, "deactivating", "stop-sigkill")
+                self._kill_all(unit, signal.SIGKILL)
+                self._wait_dead(unit, KILL_GRACE)
+                result = "timeout" if result == "success" else result
+        if main is not None:
+            main.waiter.join(KILL_GRACE)
+        if main_was_running and result == "success" and main.returncode is not None:
+            code = main.returncode
+            if not _clean_exit(code, config) and -code != config.kill_signal:
+                result = "exit-code" if code > 0 else "signal"
+        if config.exec["ExecStopPost"]:
+            self._set(unit, "deactivating", "stop-post")
+            post_env = dict(env, SERVICE_RESULT=result)
+            if main is not None and main.returncode is not None:
+                code = main.returncode
+                post_env["EXIT_CODE"] = "exited" if code >= 0 else "killed"
+                post_env["EXIT_STATUS"] = str(code) if code >= 0 else signal.Signals(-code).name[3:]
+            deadline = None if timeout is None else time.monotonic() + timeout
+            self._run_list(unit, config.exec["ExecStopPost"], post_env, cwd, deadline, "stop-post", cancellable=False)
+            if self._alive(unit):
+                self._kill_all(unit, signal.SIGKILL)
+                self._wait_dead(unit, KILL_GRACE)
+        with self._cond:
+            unit.main = None
+            unit.procs = [proc for proc in unit.procs if proc.running]
+        return result
+
+    def _alive(self, unit: _Unit) -> bool:
+        with self._cond:
+            pgids = set(unit.pgids)
+            invocation = unit.invocation_id
+        return bool(_proc_pids_of(pgids, invocation))
+
+    def _wait_dead(self, unit: _Unit, timeout: float | None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._alive(unit):
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            with self._cond:
+                self._cond.wait(POLL)
+        return True
+
+    def _kill_all(self, unit: _Unit, sig: int) -> None:
+        with self._cond:
+            pgids = set(unit.pgids)
+            invocation = unit.invocation_id
+        for pgid in pgids:
+            try:
+                os.killpg(pgid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+        for pid in _proc_pids_of(set(), invocation):
+            try:
+                os.kill(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    @staticmethod
+    def _kill_group(proc: _Proc, sig: int) -> None:
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _should_restart(policy: str, result: str) -> bool:
+    if policy == "always":
+        return True
+    if policy == "on-success":
+        return result == "success"
+    if policy == "on-failure":
+        return result != "success"
+    if policy == "on-abnormal":
+        return result in ("signal", "timeout", "core-dump", "watchdog")
+    if policy == "on-abort":
+        return result in ("signal", "core-dump")
+    if policy == "on-watchdog":
+        return result == "watchdog"
+    return False
+
+
+def _clean_exit(code: int | None, config: UnitConfig) -> bool:
+    if code is None:
+        return False
+    if code >= 0:
+        return code in config.success_codes
+    return -code in _CLEAN_SIGNALS or -code in config.success_signals
+
+
+def _describe(code: int | None) -> str:
+    if code is None:
+        return "code=unknown"
+    if code >= 0:
+        return f"code=exited, status={code}/{'SUCCESS' if code == 0 else 'FAILURE'}"
+    try:
+        name = signal.Signals(-code).name[3:]
+    except ValueError:
+        name = str(-code)
+    return f"code=killed, status={-code}/{name}"
