@@ -155,7 +155,7 @@ class FleetServer:
         for server in (self.tcp, self.unix):
             if server is None:
                 continue
-            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                                       name="fleetlab-%s" % type(server).__name__, daemon=True)
             thread.start()
             self._threads.append(thread)
