@@ -376,6 +376,7 @@ class FleetUnit:
             self.client.put_unit(self.name, desired, self.state)
         elif operation == "replaced":
             self.client.delete(self.name)
+            self.wait_unloaded()
             self.client.put_unit(self.name, desired, self.state)
         elif operation == "state_changed":
             self.client.set_state(self.name, self.state)
@@ -440,6 +441,11 @@ class FleetUnit:
                                        "load_state": None, "active_state": None, "sub_state": None})
         observation["missing"] = missing
         return (DONE if not missing else PENDING), observation
+
+    def wait_unloaded(self):
+        """After destroying the old unit of a replacement, let the machines stop and unload it (ExecStop runs)
+        before the new content arrives under the same name; bounded by wait_timeout, then carry on."""
+        get_waiter(self.params["wait_timeout"], clock=self.clock).wait(lambda: ((PENDING if self.rows() else DONE), None))
 
     def wait_for(self, desired):
         wanted_hash = unitfile.unit_hash(unitfile.normalise(desired or []))
