@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import tempfile
 import warnings
 
 from .registry import DEFAULT_LATENCY, Machine, Registry
@@ -65,7 +66,7 @@ def make_runtime_factory(machines: list[Machine], log_dir: str | None, process: 
             warnings.warn("fleetlab: process runtime unavailable (%s); units of real machines run virtually" % exc)
             LOG.warning("process runtime unavailable (%s); using VirtualRuntime", exc)
             return virtual
-        return RoutingRuntime(ProcessRuntime(report, log_dir), virtual, virtual_ids)
+        return RoutingRuntime(ProcessRuntime(report, log_dir or tempfile.mkdtemp(prefix="fleetlab-logs-")), virtual, virtual_ids)
 
     return factory
 
