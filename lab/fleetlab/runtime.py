@@ -794,6 +794,9 @@ class ProcessRuntime:
             bound = unit.name in config.deps["BindsTo"]
             required = unit.name in config.deps["Requires"]
             if bound or (required and (explicit or failed)):
+                ordered = unit.name in config.deps["After"] or other.name in self._config(unit).deps["Before"]
+                if failed and ordered and other.active in ("inactive", "failed"):
+                    continue  # its start job is waiting for this unit and fails with result "dependency"
                 if other.desired == "active" or other.job == "start":
                     other.log.write(f"Stopping {other.name}: it {'is bound to' if bound else 'requires'} {unit.name}, "
                                     f"which {'failed' if failed else 'stopped'}.")
