@@ -10,7 +10,7 @@ import os
 import socket
 import time
 
-from conftest import start_fleetlab_process, stop_fleetlab_process
+from fleetlab_process import start_fleetlab_process, stop_fleetlab_process
 
 
 class UnixConnection(http.client.HTTPConnection):
