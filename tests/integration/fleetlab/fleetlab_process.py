@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
@@ -37,8 +38,11 @@ def start_fleetlab_process(lab_dir, machines_count=3, extra_args=()):
                          "root": str(lab_dir / "machines" / mid)})
     (lab_dir / "machines.json").write_text(json.dumps(machines))
     ready_file = lab_dir / "fleetlab.json"
+    # python-fleet sends the escaped socket path as the Host header: httplib2's IDNA step refuses labels
+    # over 63 characters, so the socket lives in a short directory
+    socket_path = os.path.join(tempfile.mkdtemp(prefix="fl-", dir="/tmp"), "fleet.sock")
     cmd = [sys.executable, "-m", "lab.fleetlab", "serve", "--machines", str(lab_dir / "machines.json"),
-           "--socket", str(lab_dir / "fleet.sock"), "--host", LAB_NET + ".1", "--port", "0",
+           "--socket", socket_path, "--host", LAB_NET + ".1", "--port", "0",
            "--state-dir", str(lab_dir / "fleetlab"), "--ready-file", str(ready_file), "--latency", "0.05", *extra_args]
     log = open(lab_dir / "fleetlab.log", "wb")  # pylint: disable=consider-using-with
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)  # pylint: disable=consider-using-with
