@@ -221,7 +221,7 @@ class Command:
 def parse_exec(value: str) -> list[Command]:
     """Parse one Exec*= value into commands (``;`` separates several commands on one line)."""
     commands: list[Command] = []
-    words = [(w, q) for w, q in _tokenize(value)]
+    words = _tokenize(value)
     group: list[tuple[str, bool]] = []
     for word, quoted in words + [(";", False)]:
         if word == ";" and not quoted:

@@ -135,13 +135,14 @@ def read_pid(path, timeout: float = WAIT) -> int:
     return int(text)
 
 
-@pytest.fixture
-def recorder():
+@pytest.fixture(name="recorder")
+def recorder_fixture():
+    """The report callback of the ``runtime`` fixture."""
     return Recorder()
 
 
-@pytest.fixture
-def runtime(tmp_path, recorder):
+@pytest.fixture(name="runtime")
+def runtime_fixture(tmp_path, recorder):
     """A ProcessRuntime logging under tmp_path/logs, with short default timeouts; shut down after."""
     rt = ProcessRuntime(recorder, str(tmp_path / "logs"), default_timeout_start=60, default_timeout_stop=10)
     yield rt

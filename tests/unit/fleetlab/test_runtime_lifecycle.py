@@ -4,14 +4,20 @@
 """ProcessRuntime: start/stop lifecycle of real processes (oneshot, simple, failures, stop, unload)."""
 from __future__ import annotations
 
+import os
 import signal
 
+from lab.fleetlab.runtime import ProcessRuntime
+
 try:
-    from .runtime_support import (PYTHON, live_pids_with_env, machine, options, pid_alive, read_pid,  # noqa: F401
-                                  recorder, runtime, wait_until)
+    from . import runtime_support as support
 except ImportError:  # tests/unit/fleetlab is not a package
-    from runtime_support import (PYTHON, live_pids_with_env, machine, options, pid_alive, read_pid,  # noqa: F401
-                                 recorder, runtime, wait_until)
+    import runtime_support as support  # type: ignore[no-redef]
+
+PYTHON, machine, options = support.PYTHON, support.machine, support.options
+live_pids_with_env, pid_alive, read_pid, wait_until = support.live_pids_with_env, support.pid_alive, support.read_pid, support.wait_until
+recorder_fixture = support.recorder_fixture
+runtime_fixture = support.runtime_fixture
 
 LOADED_DEAD = ("loaded", "inactive", "dead")
 RUNNING = ("loaded", "active", "running")
@@ -142,9 +148,12 @@ def test_stop_runs_exec_stop_then_terminates(runtime, recorder, tmp_path):
 def test_timeout_stop_sec_kills_a_process_ignoring_sigterm(runtime, recorder, tmp_path):
     m = machine(tmp_path)
     pidfile = tmp_path / "pid"
+    script = tmp_path / "stubborn.py"
+    script.write_text("import os, signal, sys, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+                      "open(sys.argv[1], 'w').write(str(os.getpid()))\ntime.sleep(600)\n")
     runtime.load(m, "stubborn.service", options(f"""
         [Service]
-        ExecStart={PYTHON} -c "import os, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); open('{pidfile}', 'w').write(str(os.getpid())); time.sleep(600)"
+        ExecStart={PYTHON} {script} {pidfile}
         TimeoutStopSec=1
     """), {})
     runtime.start(m["id"], "stubborn.service")
@@ -173,7 +182,6 @@ def test_unload_of_running_unit_stops_it_and_reports_gone(runtime, recorder, tmp
 
 
 def test_shutdown_leaves_no_process_behind(tmp_path, recorder):
-    from lab.fleetlab.runtime import ProcessRuntime
     rt = ProcessRuntime(recorder, str(tmp_path / "logs"), default_timeout_stop=10)
     m = machine(tmp_path)
     stopped = tmp_path / "stopped"
@@ -230,6 +238,5 @@ def test_sigterm_exit_of_simple_service_is_clean(runtime, recorder, tmp_path):
     runtime.load(m, "term.service", options(f"[Service]\nExecStart=/bin/sh -c 'echo $$$$ > {pidfile}; exec sleep 60'"), {})
     runtime.start(m["id"], "term.service")
     recorder.wait_for(m["id"], "term.service", RUNNING)
-    import os
     os.kill(read_pid(pidfile), signal.SIGTERM)
     assert recorder.wait_for(m["id"], "term.service", LOADED_DEAD, FAILED) == LOADED_DEAD

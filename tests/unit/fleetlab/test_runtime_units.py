@@ -5,20 +5,27 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import urllib.request
 
 try:
-    from .runtime_support import (PYTHON, machine, options, pid_alive, read_pid, recorder, runtime,  # noqa: F401
-                                  wait_until)
+    from . import runtime_support as support
 except ImportError:  # tests/unit/fleetlab is not a package
-    from runtime_support import (PYTHON, machine, options, pid_alive, read_pid, recorder, runtime,  # noqa: F401
-                                 wait_until)
+    import runtime_support as support  # type: ignore[no-redef]
+
+PYTHON, machine, options = support.PYTHON, support.machine, support.options
+read_pid, wait_until = support.read_pid, support.wait_until
+recorder_fixture = support.recorder_fixture
+runtime_fixture = support.runtime_fixture
 
 LOADED_DEAD = ("loaded", "inactive", "dead")
 RUNNING = ("loaded", "active", "running")
 EXITED = ("loaded", "active", "exited")
 FAILED = ("loaded", "failed", "failed")
-DUMP_ENV = f"{PYTHON} -c 'import json, os, sys; json.dump({{k: os.environ.get(k) for k in sys.argv[2:]}} | {{\"argv\": sys.argv[2:], \"cwd\": os.getcwd()}}, open(sys.argv[1], \"w\"))'"
+DUMP_ENV = (f"{PYTHON} -c 'import json, os, sys; "
+            "json.dump({k: os.environ.get(k) for k in sys.argv[2:]} | {\"argv\": sys.argv[2:], \"cwd\": os.getcwd()}, "
+            "open(sys.argv[1], \"w\"))'")
 
 
 def oneshot(body: str) -> list[dict]:
@@ -28,10 +35,12 @@ def oneshot(body: str) -> list[dict]:
 def test_machine_environment_specifiers_and_variable_expansion(runtime, recorder, tmp_path):
     m = machine(tmp_path, 2)
     out = tmp_path / "env.json"
+    names = ("COREOS_PUBLIC_IPV4 COREOS_PRIVATE_IPV4 FLEETLAB_ROOT CONSUL_HTTP_ADDR FLEETLAB_MACHINE_ID PATH HOME EXTRA "
+             "UNIT PREFIX INSTANCE HOST MID PCT INVOCATION_ID")
     runtime.load(m, "app@v1.service", oneshot(f"""
         Environment="GREETING=hello world" PORT=8080
         Environment=UNIT=%n PREFIX=%p INSTANCE=%i HOST=%H MID=%m PCT=100%%
-        ExecStart={DUMP_ENV} {out} COREOS_PUBLIC_IPV4 COREOS_PRIVATE_IPV4 FLEETLAB_ROOT CONSUL_HTTP_ADDR FLEETLAB_MACHINE_ID PATH HOME EXTRA UNIT PREFIX INSTANCE HOST MID PCT INVOCATION_ID $GREETING ${{GREETING}} port-${{PORT}}
+        ExecStart={DUMP_ENV} {out} {names} $GREETING ${{GREETING}} port-${{PORT}}
     """), {"EXTRA": "from-load"})
     runtime.start(m["id"], "app@v1.service")
     assert recorder.wait_for(m["id"], "app@v1.service", EXITED, FAILED) == EXITED
@@ -171,8 +180,6 @@ def test_failure_of_a_required_unit_stops_its_dependents(runtime, recorder, tmp_
     runtime.load(m, "app.service", options("[Unit]\nRequires=db.service\nAfter=db.service\n[Service]\nExecStart=/bin/sleep 60"), {})
     runtime.start(m["id"], "app.service")
     recorder.wait_for(m["id"], "app.service", RUNNING)
-    import os
-    import signal
     os.kill(read_pid(pidfile), signal.SIGKILL)
     recorder.wait_for(m["id"], "db.service", FAILED)
     recorder.wait_for(m["id"], "app.service", LOADED_DEAD)
