@@ -251,6 +251,7 @@ from ansible_collections.houston.stack.plugins.module_utils._fleet import (
 from ansible_collections.houston.stack.plugins.module_utils._wait import DONE, FAILED, PENDING, WAIT_ARGSPEC, get_waiter
 
 ACTIVE = "active"
+RUNNING = frozenset(("active", "activating", "deactivating", "reloading"))
 
 
 class WaitFailure(Exception):
@@ -435,7 +436,7 @@ class FleetUnit:
         for machine_id in expected:
             row = by_machine.get(machine_id)
             ok = row is not None and row["load_state"] == "loaded" and (
-                row["active_state"] == ACTIVE if self.state == "launched" else True)
+                row["active_state"] == ACTIVE if self.state == "launched" else row["active_state"] not in RUNNING)
             if not ok:
                 missing.append(row or {"machine_id": machine_id, "ip": self.machines().get(machine_id, {}).get("primaryIP"),
                                        "load_state": None, "active_state": None, "sub_state": None})
@@ -454,7 +455,7 @@ class FleetUnit:
 
     def wait_message(self, outcome):
         obs = outcome.observation
-        goal = {"launched": "active", "loaded": "loaded", "inactive": "gone from every machine",
+        goal = {"launched": "active", "loaded": "loaded and stopped", "inactive": "gone from every machine",
                 "absent": "gone from every machine"}[self.state]
         if outcome.failed and obs.get("failed_row"):
             return f"unit {self.name!r} failed on {describe_row(obs['failed_row'])}"

@@ -129,13 +129,14 @@ def test_unit_lifecycle_check_real_idempotent(lab, fleet, tmp_path):
         dump("create", "replace_check", "replace"),
     ], "always": [unit_task(name, state="absent")]}]
     # Diff is asked for on the replace only, through the task keyword.
-    tasks[0]["block"][7]["diff"] = True
+    next(t for t in tasks[0]["block"] if t.get("register") == "replace_check")["diff"] = True
     proc, results = run_play(lab, tmp_path, tasks)
     assert_ok(proc)
-    diff = results["replace_check"]["diff"]
-    assert diff["before"] == V1 and diff["after"] == V2
-    assert diff["before_header"] == f"fleet:unit/{name} (desiredState=launched)"
+    # The diff (asked for on the replace check only) is the unit file, shown by the callback as a unified diff.
+    assert f"--- before: fleet:unit/{name} (desiredState=launched)" in proc.stdout
+    assert f"+++ after: fleet:unit/{name} (desiredState=launched)" in proc.stdout
     assert "-ExecStart=/bin/sleep 600" in proc.stdout and "+ExecStart=/bin/sleep 601" in proc.stdout
+    assert "-Description=fleet module test\n+Description=fleet module test, replaced" in proc.stdout
     machine = results["create"]["machines"][0]
     assert {"id": machine["machine_id"], "ip": machine["ip"]} in [{"id": m["id"], "ip": m["ip"]} for m in lab.machines]
     assert fleet.unit(name) is None
