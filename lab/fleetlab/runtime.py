@@ -612,6 +612,8 @@ class _Unit:
     generation: int = 0              # bumped by every start()/stop() so drivers notice changes
     restarts: list[float] = field(default_factory=list)
     timing_recorded: bool = False
+    predecessor: "_Unit | None" = None  # the unloaded incarnation of the same unit, while it stops
+    finished: bool = False           # the driver thread is done (the unit left the machine)
     config_cache: tuple | None = None
 
     @property
@@ -636,6 +638,7 @@ class ProcessRuntime:
         self._default_timeout_stop = default_timeout_stop
         self._cond = threading.Condition(threading.RLock())
         self._units: dict[tuple[str, str], _Unit] = {}
+        self._retired: set[_Unit] = set()  # unloaded units replaced by a new load while still stopping
         self._timings: dict[tuple[str, str], dict] = {}
         self._start_failure: Callable[[str, str], bool] | None = None
         self._closed = False
@@ -676,7 +679,11 @@ class ProcessRuntime:
             if root:
                 os.makedirs(root, exist_ok=True)
             log = _UnitLog(os.path.join(self._log_dir, machine["id"], unit_name + ".log"), unit_name)
-            unit = _Unit(machine=dict(machine), name=unit_name, options=list(options), env=dict(env or {}), log=log)
+            previous = unit  # an unloaded incarnation still stopping: the new one starts after it is gone
+            if previous is not None:
+                self._retired.add(previous)
+            unit = _Unit(machine=dict(machine), name=unit_name, options=list(options), env=dict(env or {}), log=log,
+                         predecessor=previous)
             self._units[key] = unit
             self._emit(unit)
             unit.thread = threading.Thread(target=self._drive, args=(unit,), daemon=True,
@@ -736,14 +743,13 @@ class ProcessRuntime:
                 self._request_stop(unit, "stop")
                 unit.gone = True
             self._cond.notify_all()
-            threads = [unit.thread for unit in self._units.values() if unit.thread]
+            everything = list(self._units.values()) + list(self._retired)
+            threads = [unit.thread for unit in everything if unit.thread]
             self._closed = True
         deadline = None if timeout is None else time.monotonic() + timeout
         for thread in threads:
             thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-        with self._cond:
-            leftovers = list(self._units.values())
-        for unit in leftovers:
+        for unit in everything:
             self._kill_all(unit, signal.SIGKILL)
         self._reports.put(None)
         self._reporter.join(10)
@@ -892,15 +898,27 @@ class ProcessRuntime:
                         break
                     self._cond.wait()
             if action == "start":
+                self._wait_predecessor(unit)
                 self._start_job(unit)
             elif action == "stop":
                 self._stop_active(unit)
             else:
                 with self._cond:
-                    self._units.pop((unit.machine_id, unit.name), None)
+                    key = (unit.machine_id, unit.name)
+                    if self._units.get(key) is unit:
+                        del self._units[key]
+                    self._retired.discard(unit)
+                    unit.finished = True
                     self._emit(unit, gone=True)
                     self._cond.notify_all()
                 return
+
+    def _wait_predecessor(self, unit: _Unit) -> None:
+        """A reloaded unit starts only once its unloaded incarnation has stopped (no port clash)."""
+        with self._cond:
+            while unit.predecessor is not None and not unit.predecessor.finished and not self._cancelled(unit):
+                self._cond.wait()
+            unit.predecessor = None
 
     def _cancelled(self, unit: _Unit) -> bool:
         return unit.desired != "active" or unit.gone

@@ -240,3 +240,33 @@ def test_sigterm_exit_of_simple_service_is_clean(runtime, recorder, tmp_path):
     recorder.wait_for(m["id"], "term.service", RUNNING)
     os.kill(read_pid(pidfile), signal.SIGTERM)
     assert recorder.wait_for(m["id"], "term.service", LOADED_DEAD, FAILED) == LOADED_DEAD
+
+
+def test_reload_right_after_unload_starts_once_the_old_incarnation_stopped(runtime, recorder, tmp_path):
+    m = machine(tmp_path)
+    log = tmp_path / "events"
+    unit = options(f"""
+        [Service]
+        ExecStart=/bin/sh -c 'echo start >> {log}; exec sleep 60'
+        ExecStop=/bin/sh -c 'sleep 0.3; echo stop >> {log}'
+    """)
+    runtime.load(m, "replaced.service", unit, {})
+    runtime.start(m["id"], "replaced.service")
+    recorder.wait_for(m["id"], "replaced.service", RUNNING)
+    runtime.unload(m["id"], "replaced.service")
+    runtime.load(m, "replaced.service", unit, {})  # fleet replaced the unit: unload then load at once
+    runtime.start(m["id"], "replaced.service")
+    wait_until(lambda: log.exists() and log.read_text().split() == ["start", "stop", "start"], what="stop before restart")
+    recorder.wait_for(m["id"], "replaced.service", RUNNING)
+    assert runtime.state(m["id"], "replaced.service") == RUNNING
+
+
+def test_load_of_a_loaded_unit_takes_effect_at_next_start(runtime, recorder, tmp_path):
+    m = machine(tmp_path)
+    out = tmp_path / "out"
+    runtime.load(m, "conf.service", options(f"[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo one >> {out}'"), {})
+    runtime.load(m, "conf.service", options(f"[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo two >> {out}'"), {})
+    runtime.start(m["id"], "conf.service")
+    recorder.wait_seen(m["id"], "conf.service", ("loaded", "activating", "start"))
+    recorder.wait_for(m["id"], "conf.service", LOADED_DEAD)
+    assert out.read_text() == "two\n"
