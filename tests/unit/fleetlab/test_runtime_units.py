@@ -251,3 +251,31 @@ def test_unit_binding_its_machine_ip_serves_http(runtime, recorder, tmp_path):
     runtime.stop(m["id"], "web.service")
     recorder.wait_for(m["id"], "web.service", LOADED_DEAD)
     assert fetch() is None
+
+
+def test_binds_to_stops_with_its_peer_even_on_a_clean_exit(runtime, recorder, tmp_path):
+    m = machine(tmp_path)
+    release = tmp_path / "release"
+    runtime.load(m, "peer.service", options(f"[Service]\nExecStart=/bin/sh -c 'while [ ! -e {release} ]; do sleep 0.1; done'"), {})
+    runtime.load(m, "bound.service", options("[Unit]\nBindsTo=peer.service\nAfter=peer.service\n[Service]\nExecStart=/bin/sleep 60"), {})
+    runtime.start(m["id"], "bound.service")
+    recorder.wait_for(m["id"], "bound.service", RUNNING)
+    assert recorder.current[(m["id"], "peer.service")] == RUNNING
+    release.touch()
+    recorder.wait_for(m["id"], "peer.service", LOADED_DEAD)
+    recorder.wait_for(m["id"], "bound.service", LOADED_DEAD)
+
+
+def test_timeout_start_sec_fails_a_slow_start(runtime, recorder, tmp_path):
+    m = machine(tmp_path)
+    marker = tmp_path / "main-ran"
+    runtime.load(m, "slow.service", options(f"""
+        [Service]
+        TimeoutStartSec=1
+        ExecStartPre=/bin/sleep 60
+        ExecStart=/bin/sh -c 'touch {marker}; exec sleep 60'
+    """), {})
+    runtime.start(m["id"], "slow.service")
+    recorder.wait_for(m["id"], "slow.service", FAILED)
+    assert not marker.exists()
+    assert "start operation timed out" in (tmp_path / "logs" / m["id"] / "slow.service.log").read_text()
