@@ -73,7 +73,7 @@ lint: $(STAMP)
 	paths=""; for d in roles playbooks extensions/molecule; do [ -d "$$d" ] && paths="$$paths $$d"; done; \
 	if [ -z "$$paths" ]; then echo "lint: no roles/, playbooks/ or extensions/molecule/ yet: nothing to lint"; exit 0; fi; \
 	ANSIBLE_HOME="$$tmp/ansible" XDG_CACHE_HOME="$$tmp/cache" ANSIBLE_COLLECTIONS_PATH="$$tmp/collections" \
-	  ansible-lint --profile production --offline $$paths
+	  ansible-lint --profile production --offline --nocolor $$paths
 
 docs-lint: $(STAMP)
 	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
