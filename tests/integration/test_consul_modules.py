@@ -242,17 +242,22 @@ def health_server(lab):
 def register(machine, service_id, name, tags, url):
     client = ConsulClient(machine["consul"])
     body = {"ID": service_id, "Name": name, "Tags": tags, "Port": 80,
-            "Check": {"HTTP": url, "Interval": "1s", "Timeout": "1s"}}
+            "Check": {"HTTP": url, "Interval": "1s", "Timeout": "1s", "Status": "passing"}}
     client.transport.request("PUT", "/v1/agent/service/register", body=body)
     return client
 
 
-def test_service_wait_passes_and_fails_naming_what_is_missing(lab, health_server, tmp_path):
+def test_service_wait_passes_and_fails_naming_what_is_missing(lab, consul, health_server, tmp_path):
     m1, m2 = lab.machines[0], lab.machines[1]
     port = health_server.server_address[1]
     c1 = register(m1, "svcw-1", "svcw", ["v1"], f"http://{m1['ip']}:{port}/health")
     c2 = register(m2, "svcw-2", "svcw", ["v1"], f"http://{m2['ip']}:1/health")  # nothing listens: critical
     try:
+        # until the catalog shows the failing check with its output (a check that starts passing and turns critical
+        # syncs its output at once; output-only changes are synced lazily by Consul's anti-entropy)
+        while not any(c["ServiceID"] == "svcw-2" and c["Status"] == "critical" and c["Output"]
+                      for c in consul.transport.request_json("GET", "/v1/health/checks/svcw")[1]):
+            time.sleep(0.2)
         tasks = [
             {"name": "check", "houston.stack.consul_service_wait": {"service": "svcw", "tag": "v1",
                                                                    "expected_addresses": [m1["ip"]]},
@@ -271,7 +276,7 @@ def test_service_wait_passes_and_fails_naming_what_is_missing(lab, health_server
         assert rc != 0
         assert "ok: [localhost]" in out and "wait both" in out
         assert f"no passing instance on {m2['ip']}" in out
-        assert f"{m2['ip']} svcw-2: critical" in out and "connection refused" in out.lower()
+        assert f"{m2['ip']} svcw-2: critical" in out and "connection refused" in out.lower(), out[-3000:]
         assert f"{m1['ip']} svcw-1: passing" in out
     finally:
         c1.transport.request("PUT", "/v1/agent/service/deregister/svcw-1")
