@@ -37,10 +37,12 @@ def private_data_dir(tmp_path: Path, lab, extravars: dict) -> Path:
     """Lay out a private data directory as AWX does for a job."""
     root = tmp_path / "awx-job"
     shutil.copytree(AWX_PROJECT, root / "project")
-    shutil.copytree(EXAMPLE_INVENTORY, root / "inventory") if EXAMPLE_INVENTORY.is_dir() else None
-    if EXAMPLE_INVENTORY.is_file():
-        (root / "inventory").mkdir()
-        shutil.copy(EXAMPLE_INVENTORY, root / "inventory" / "hosts")
+    # The environment's inventory with its unit templates and files next to it (examples/lab layout:
+    # group_vars point at <inventory>/../units and ../files), as an inventory sourced from the project.
+    shutil.copytree(EXAMPLE_INVENTORY, root / "inventory")
+    for sibling in ("units", "files"):
+        if (EXAMPLE_INVENTORY.parent / sibling).is_dir():
+            shutil.copytree(EXAMPLE_INVENTORY.parent / sibling, root / sibling)
     (root / "env").mkdir()
     # Survey answers and job template variables: extra vars, highest precedence.
     (root / "env" / "extravars").write_text(json.dumps(extravars), encoding="utf-8")
@@ -51,6 +53,8 @@ def private_data_dir(tmp_path: Path, lab, extravars: dict) -> Path:
         "ANSIBLE_COLLECTIONS_PATH": str(REPO_ROOT / ".cache" / "collections"),
         "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
         "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+        # the EE's ansible-playbook: the one of this virtualenv
+        "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
     }
     (root / "env" / "envvars").write_text(json.dumps(envvars), encoding="utf-8")
     (root / "env" / "settings").write_text(json.dumps({"suppress_ansible_output": True}), encoding="utf-8")
@@ -61,7 +65,7 @@ def run_job(root: Path, ident: str, check: bool = False):
     cmdline = "--check --diff" if check else "--diff"
     return ansible_runner.run(
         private_data_dir=str(root), playbook="deploy.yml", ident=ident, cmdline=cmdline,
-        quiet=True, binary=str(Path(sys.executable).parent / "ansible-playbook"),
+        quiet=True,
     )
 
 
