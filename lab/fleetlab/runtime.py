@@ -603,6 +603,7 @@ class _Unit:
     job: str | None = None           # "start" while a start job runs, "stop" while stopping
     last_result: str | None = None   # "success" or a systemd result name of the last start job
     stop_reason: str = "stop"        # why the pending stop happens ("stop", "dependency")
+    stop_pending: bool = False       # stop() arrived and the running job has not acted on it yet
     start_requested: float | None = None
     invocation_id: str | None = None
     procs: list[_Proc] = field(default_factory=list)
@@ -786,6 +787,7 @@ class ProcessRuntime:
         if unit.desired != "active" and unit.job != "start":
             return
         unit.desired = "inactive"
+        unit.stop_pending = True
         unit.stop_reason = reason
         unit.generation += 1
         self._cond.notify_all()
@@ -890,7 +892,7 @@ class ProcessRuntime:
                         unit.job = "start"
                         action = "start"
                         break
-                    if unit.desired != "active" and unit.active == "active":
+                    if (unit.desired != "active" or unit.stop_pending) and unit.active == "active":
                         action = "stop"
                         break
                     if unit.gone:
@@ -905,11 +907,15 @@ class ProcessRuntime:
             else:
                 with self._cond:
                     key = (unit.machine_id, unit.name)
-                    if self._units.get(key) is unit:
+                    successor = self._units.get(key)
+                    if successor is unit:
                         del self._units[key]
                     self._retired.discard(unit)
                     unit.finished = True
-                    self._emit(unit, gone=True)
+                    if successor is None or successor is unit:
+                        self._emit(unit, gone=True)
+                    else:  # reloaded meanwhile: the last word is the new incarnation's state
+                        self._emit(successor)
                     self._cond.notify_all()
                 return
 
@@ -921,7 +927,8 @@ class ProcessRuntime:
             unit.predecessor = None
 
     def _cancelled(self, unit: _Unit) -> bool:
-        return unit.desired != "active" or unit.gone
+        """A stop (or unload) arrived since the current job began (stop+start in a row included)."""
+        return unit.desired != "active" or unit.gone or unit.stop_pending
 
     def _start_job(self, unit: _Unit) -> None:
         """A start job, including automatic restarts, until the unit is active, stopped or failed."""
@@ -978,7 +985,9 @@ class ProcessRuntime:
                 self._propagate_stop(unit, explicit=False, failed=True)
             else:
                 self._propagate_stop(unit, explicit=False)
-            if unit.desired == "active" and not self._cancelled(unit):
+            restart_requested = unit.stop_pending and unit.desired == "active" and not unit.gone
+            unit.stop_pending = False
+            if not restart_requested:
                 unit.desired = "inactive"  # the job is over; a new start() starts it again
             self._cond.notify_all()
         return False
@@ -1275,6 +1284,7 @@ class ProcessRuntime:
         unit.log.write(f"Stopping {unit.name}...")
         with self._cond:
             unit.job = "stop"
+            unit.stop_pending = False
         self._set(unit, "deactivating", "stop")
         self._wait_dependents_down(unit, config)
         result = self._stop_sequence(unit, config, self._safe_env(unit, config), self._safe_cwd(unit, config),

@@ -225,6 +225,7 @@ def test_restart_after_stop_starts_again(runtime, recorder, tmp_path):
     runtime.load(m, "again.service", options(f"[Service]\nExecStart=/bin/sh -c 'echo x >> {count}; exec sleep 60'"), {})
     runtime.start(m["id"], "again.service")
     recorder.wait_for(m["id"], "again.service", RUNNING)
+    wait_until(lambda: count.exists() and count.read_text().count("x") == 1, what="the first start")
     runtime.stop(m["id"], "again.service")
     recorder.wait_for(m["id"], "again.service", LOADED_DEAD)
     runtime.start(m["id"], "again.service")
@@ -270,3 +271,17 @@ def test_load_of_a_loaded_unit_takes_effect_at_next_start(runtime, recorder, tmp
     recorder.wait_seen(m["id"], "conf.service", ("loaded", "activating", "start"))
     recorder.wait_for(m["id"], "conf.service", LOADED_DEAD)
     assert out.read_text() == "two\n"
+
+
+def test_stop_then_start_in_a_row_restarts_the_unit(runtime, recorder, tmp_path):
+    m = machine(tmp_path)
+    count = tmp_path / "count"
+    runtime.load(m, "bounce.service", options(f"[Service]\nExecStart=/bin/sh -c 'echo x >> {count}; exec sleep 60'"), {})
+    runtime.start(m["id"], "bounce.service")
+    recorder.wait_for(m["id"], "bounce.service", RUNNING)
+    wait_until(lambda: count.exists() and count.read_text().count("x") == 1, what="the first start")
+    runtime.stop(m["id"], "bounce.service")
+    runtime.start(m["id"], "bounce.service")  # systemctl restart
+    wait_until(lambda: count.read_text().count("x") == 2, what="the second start")
+    recorder.wait_for(m["id"], "bounce.service", RUNNING)
+    assert ("loaded", "deactivating", "stop") in recorder.history(m["id"], "bounce.service")
