@@ -317,7 +317,7 @@ class Lab:
         finally:
             log.close()
         record = {"name": name, "pid": proc.pid, "start": None, "argv": argv}
-        for _ in range(100):
+        for _attempt in range(100):
             record["start"] = _proc_start_time(proc.pid)
             if record["start"]:
                 break
@@ -556,7 +556,7 @@ def read_env(lab_dir: Path) -> dict:
     for line in text.splitlines():
         line = line.strip()
         if line.startswith("export "):
-            key, _, value = line[len("export "):].partition("=")
+            key, _sep, value = line[len("export "):].partition("=")
             env[key] = value
     return env
 

@@ -106,7 +106,7 @@ def parse_one_line_sources(text: str) -> list[AptSource]:
                     key, value = opt.split("=", 1)
                     options[_ONE_LINE_OPTIONS.get(key.lower(), key)] = value.replace(",", " ")
         else:
-            kind, _, rest = line.partition(" ")
+            kind, _sep, rest = line.partition(" ")
         fields = rest.split()
         if kind not in ("deb", "deb-src") or len(fields) < 2:
             continue
@@ -131,7 +131,7 @@ def parse_deb822_sources(text: str) -> list[AptSource]:
         if raw[0] in " \t" and last_key:
             current[last_key] = (current[last_key] + "\n" + raw.strip()) if current[last_key] else raw.strip()
             continue
-        key, _, value = raw.partition(":")
+        key, _sep, value = raw.partition(":")
         last_key = key.strip().lower()
         current[last_key] = value.strip()
     for stanza in stanzas:

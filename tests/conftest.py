@@ -55,8 +55,6 @@ def lab_net_for(config: pytest.Config) -> str:
     return f"{first}.{second}.{int(third) + index}"
 
 
-
-
 def _stop_leftover_lab(net: str) -> Path:
     """Stop a lab on ``net`` left by a killed test session (its LAB_DIR is recorded in .cache)."""
     marker = REPO_ROOT / ".cache" / "test-labs" / net

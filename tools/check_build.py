@@ -1,10 +1,9 @@
-#!/usr/bin/env python3
 # Copyright (c) 2026, the houston.stack contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Check a built collection tarball: it holds the collection and none of the local state.
 
-usage: tools/check_build.py houston-stack-X.Y.Z.tar.gz
+usage: python tools/check_build.py houston-stack-X.Y.Z.tar.gz
 Fails (exit 1, naming the offending members) when the tarball holds anything under .lab/,
 .venv/, .cache/, .git/, bench/results/, tests/output/, __pycache__/ or a nested tarball, or
 lacks MANIFEST.json, FILES.json, the essentials (meta/runtime.yml, README.md, LICENSE).

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) 2026, the houston.stack contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -8,7 +7,7 @@ ansible-test and antsibull-docs need the collection under an ``ansible_collectio
 tree. The copy holds exactly what a fresh clone holds (tracked files, as they are in the work
 tree), so local state (.venv, .lab, caches, test output) never reaches the tools.
 
-usage: tools/collection_tree.py DEST [--untracked]   (prints the collection directory)
+usage: python tools/collection_tree.py DEST [--untracked]   (prints the collection directory)
   --untracked  also copy untracked files that .gitignore does not ignore (work in progress)
 """
 from __future__ import annotations

@@ -112,7 +112,7 @@ def test_consul_has_a_leader_and_one_member_per_agent(running):
         "machine-2": (f"{net}.12", 1),
         "machine-3": (f"{net}.13", 1),
     }
-    _, nodes = server.catalog.nodes()
+    _index, nodes = server.catalog.nodes()
     meta = {n["Node"]: n["Meta"].get("fleet_machine_id") for n in nodes}
     for index, machine in enumerate(running["info"].machines):
         assert meta[f"machine-{index + 1}"] == machine["id"]
@@ -123,7 +123,7 @@ def test_kv_written_through_a_client_agent_is_read_through_the_server(running):
     host, port = machine["consul"].split(":")
     key, value = f"lab-test/{uuid.uuid4().hex}", b"written on machine-2"
     assert consul.Consul(host=host, port=int(port)).kv.put(key, value)
-    _, entry = consul.Consul(host=f"{running['net']}.10", port=8500).kv.get(key)
+    _index, entry = consul.Consul(host=f"{running['net']}.10", port=8500).kv.get(key)
     assert entry["Value"] == value
 
 
@@ -132,7 +132,7 @@ def test_service_registered_on_a_client_appears_with_that_machines_address(runni
     host, port = machine["consul"].split(":")
     agent = consul.Consul(host=host, port=int(port))
     assert agent.agent.service.register("labtest", service_id="labtest-1", port=9999, tags=["v1"])
-    _, instances = consul.Consul(host=f"{running['net']}.10", port=8500).catalog.service("labtest")
+    _index, instances = consul.Consul(host=f"{running['net']}.10", port=8500).catalog.service("labtest")
     assert [(i["Node"], i["Address"], i["ServicePort"], i["ServiceTags"]) for i in instances] == [
         ("machine-3", machine["ip"], 9999, ["v1"])]
 
@@ -210,7 +210,7 @@ def test_up_status_down_twice_leaves_no_process_and_no_listener(net, tmp_path):
     first, second, third = net.split(".")
     cycle_net = f"{first}.{int(second) + 2}.{third}"
     env = _lab_env(tmp_path, cycle_net, LAB_MACHINES="2")
-    for _ in range(2):
+    for _cycle in range(2):
         up = _cli("up", env)
         assert up.returncode == 0, up.stdout + up.stderr
         assert _cli("status", env).returncode == 0

@@ -67,7 +67,7 @@ def test_run_playbook_reports_failures_in_rc_and_recap(tmp_path):
                 msg: "failing for {{ who }}"
         """), encoding="utf-8")
     inventory = {"all": {"hosts": {"localhost": {"ansible_connection": "local", "who": "the test"}}}}
-    rc, out, _, recap = run_playbook(playbook, inventory=inventory)
+    rc, out, _err, recap = run_playbook(playbook, inventory=inventory)
     assert rc == 2
     assert "failing for the test" in out
     assert recap == {"localhost": {"ok": 0, "changed": 0, "unreachable": 0, "failed": 1, "skipped": 0,
