@@ -899,11 +899,15 @@ class ProcessRuntime:
                         action = "exit"
                         break
                     self._cond.wait()
-            if action == "start":
-                self._wait_predecessor(unit)
-                self._start_job(unit)
-            elif action == "stop":
-                self._stop_active(unit)
+            if action in ("start", "stop"):
+                try:
+                    if action == "start":
+                        self._wait_predecessor(unit)
+                        self._start_job(unit)
+                    else:
+                        self._stop_active(unit)
+                except Exception as exc:  # pylint: disable=broad-except  # a runtime bug must not wedge the unit
+                    self._internal_error(unit, action, exc)
             else:
                 with self._cond:
                     key = (unit.machine_id, unit.name)
@@ -918,6 +922,18 @@ class ProcessRuntime:
                         self._emit(successor)
                     self._cond.notify_all()
                 return
+
+    def _internal_error(self, unit: _Unit, action: str, exc: Exception) -> None:
+        """Last resort: log the bug, kill the unit's processes, leave it failed."""
+        unit.log.write(f"{unit.name}: fleetlab runtime error during {action}: {exc!r}")
+        self._kill_all(unit, signal.SIGKILL)
+        with self._cond:
+            unit.job = None
+            unit.main = None
+            unit.stop_pending = False
+            unit.desired = "inactive"
+            unit.last_result = "resources"
+            self._set(unit, "failed", "failed")
 
     def _wait_predecessor(self, unit: _Unit) -> None:
         """A reloaded unit starts only once its unloaded incarnation has stopped (no port clash)."""
@@ -973,6 +989,7 @@ class ProcessRuntime:
             if self._sleep_unless_cancelled(unit, config.restart_sec):
                 unit.restarts.append(time.monotonic())
                 return True
+            result = "success"  # stopped while waiting to restart: systemd goes straight to dead
         with self._cond:
             unit.job = None
             unit.last_result = result
@@ -1018,8 +1035,7 @@ class ProcessRuntime:
         waited = self._wait_dependencies(unit, config, deadline)
         if waited is not None:
             return self._fail_start(unit, config, waited, run_stop_post=False)
-        hook = self._start_failure
-        if hook is not None and hook(unit.machine_id, unit.name):
+        if self._start_fails(unit):
             self._set(unit, "activating", "start-pre")
             unit.log.write(f"{unit.name}: start failure injected by a fleetlab unit_fail fault; nothing was run.")
             return "resources"
@@ -1067,6 +1083,16 @@ class ProcessRuntime:
             return "exited"
         self._set(unit, "active", "running")
         return "running"
+
+    def _start_fails(self, unit: _Unit) -> bool:
+        hook = self._start_failure
+        if hook is None:
+            return False
+        try:
+            return bool(hook(unit.machine_id, unit.name))
+        except Exception as exc:  # pylint: disable=broad-except  # a broken fault hook must not wedge the unit
+            unit.log.write(f"{unit.name}: fleetlab start-failure hook raised {exc!r}; ignored")
+            return False
 
     def _fail_start(self, unit: _Unit, config: UnitConfig, result: str, *, env: dict | None = None,
                     cwd: str | None = None, run_stop_post: bool = True) -> str:
