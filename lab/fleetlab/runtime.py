@@ -56,6 +56,7 @@ The systemd subset, and how it differs from systemd:
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import queue
 import re
@@ -69,6 +70,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
 
+LOG = logging.getLogger("fleetlab.runtime")
+RUNTIME_MARKER = "FLEETLAB_RUNTIME"  # env entry naming the runtime's log dir, to find orphans of a crashed lab
 DEFAULT_TIMEOUT = 90.0
 DEFAULT_RESTART_SEC = 0.1
 DEFAULT_START_LIMIT_BURST = 5
@@ -555,9 +558,14 @@ class _Proc:
         return self.returncode is None
 
 
-def _proc_pids_of(pgids: set[int], invocation_id: str | None) -> list[int]:
-    """Live (non-zombie) pids whose process group is in ``pgids`` or that carry the invocation id."""
-    marker = f"INVOCATION_ID={invocation_id}".encode() if invocation_id else None
+def _pids_with_env(entry: str) -> list[int]:
+    """Live (non-zombie) pids whose environment holds exactly ``entry`` (``KEY=VALUE``)."""
+    return _proc_pids_of(set(), entry)
+
+
+def _proc_pids_of(pgids: set[int], env_entry: str | None) -> list[int]:
+    """Live (non-zombie) pids whose process group is in ``pgids`` or whose environment holds ``env_entry``."""
+    marker = env_entry.encode() if env_entry else None
     me = os.getpid()
     found = []
     for entry in os.listdir("/proc"):
@@ -647,6 +655,22 @@ class ProcessRuntime:
         self._reports: queue.Queue = queue.Queue()
         self._reporter = threading.Thread(target=self._report_loop, daemon=True, name="fleetlab-report")
         self._reporter.start()
+        self._kill_orphans()
+
+    def _kill_orphans(self) -> None:
+        """Kill unit processes left by an earlier runtime with the same log dir that was killed (SIGKILL).
+
+        Every unit process carries ``FLEETLAB_RUNTIME=<log_dir>``; a clean shutdown leaves none, so any
+        found here belong to a lab that crashed.
+        """
+        orphans = _pids_with_env(f"{RUNTIME_MARKER}={self._log_dir}")
+        for pid in orphans:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if orphans:
+            LOG.warning("killed %d unit process(es) left by a previous fleetlab runtime (%s)", len(orphans), self._log_dir)
 
     # -- public interface ---------------------------------------------------------------------
 
@@ -1163,6 +1187,7 @@ class ProcessRuntime:
         env.update({str(k): str(v) for k, v in unit.env.items()})
         if unit.invocation_id:
             env["INVOCATION_ID"] = unit.invocation_id
+        env[RUNTIME_MARKER] = self._log_dir
         return env
 
     def _environment(self, unit: _Unit, config: UnitConfig) -> dict[str, str]:
@@ -1183,6 +1208,7 @@ class ProcessRuntime:
                         raise UnitConfigError(f"Failed to load environment files: {path}: {exc.strerror}") from exc
         if unit.invocation_id:
             env["INVOCATION_ID"] = unit.invocation_id
+        env[RUNTIME_MARKER] = self._log_dir
         return env
 
     def _working_directory(self, unit: _Unit, config: UnitConfig) -> str:
@@ -1390,7 +1416,7 @@ class ProcessRuntime:
         with self._cond:
             pgids = set(unit.pgids)
             invocation = unit.invocation_id
-        return bool(_proc_pids_of(pgids, invocation))
+        return bool(_proc_pids_of(pgids, f"INVOCATION_ID={invocation}" if invocation else None))
 
     def _wait_dead(self, unit: _Unit, timeout: float | None) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -1410,7 +1436,7 @@ class ProcessRuntime:
                 os.killpg(pgid, sig)
             except (ProcessLookupError, PermissionError):
                 pass
-        for pid in _proc_pids_of(set(), invocation):
+        for pid in _pids_with_env(f"INVOCATION_ID={invocation}") if invocation else []:
             try:
                 os.kill(pid, sig)
             except (ProcessLookupError, PermissionError):

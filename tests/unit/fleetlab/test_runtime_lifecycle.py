@@ -285,3 +285,19 @@ def test_stop_then_start_in_a_row_restarts_the_unit(runtime, recorder, tmp_path)
     wait_until(lambda: count.read_text().count("x") == 2, what="the second start")
     recorder.wait_for(m["id"], "bounce.service", RUNNING)
     assert ("loaded", "deactivating", "stop") in recorder.history(m["id"], "bounce.service")
+
+
+def test_a_new_runtime_kills_processes_left_by_a_crashed_one_with_the_same_log_dir(tmp_path, recorder):
+    crashed = ProcessRuntime(recorder, str(tmp_path / "logs"), default_timeout_stop=10)
+    m = machine(tmp_path)
+    pidfile = tmp_path / "pid"
+    crashed.load(m, "left.service", options(f"[Service]\nExecStart=/bin/sh -c 'echo $$$$ > {pidfile}; exec sleep 60'"), {})
+    crashed.start(m["id"], "left.service")
+    recorder.wait_for(m["id"], "left.service", RUNNING)
+    pid = read_pid(pidfile)
+    other = ProcessRuntime(recorder, str(tmp_path / "other-logs"))  # another lab: leaves it alone
+    other.shutdown()
+    assert pid_alive(pid)
+    ProcessRuntime(recorder, str(tmp_path / "logs")).shutdown()  # the lab restarted after a crash
+    wait_until(lambda: not pid_alive(pid), what="the orphan to be killed")
+    crashed.shutdown()
