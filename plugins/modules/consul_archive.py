@@ -26,7 +26,7 @@ description:
   - The action plugin of the same name reads O(files[].src) on the controller (role C(files/) directories first) and
     passes the contents to the module.
 author:
-  - houston.stack contributors
+  - houston.stack contributors (@houston-stack)
 extends_documentation_fragment:
   - houston.stack._consul
   - houston.stack._consul.actiongroup_consul

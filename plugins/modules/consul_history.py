@@ -13,11 +13,11 @@ description:
   - Keeps the deploy history of O(stack) in Consul KV, C(houston/<stack>/history), a JSON list of entries newest first
     (id, version, units, archive sha256, start and end time, user, host, AWX job id, result), bounded to O(keep)
     entries, and the version of the last successful deploy in C(houston/<stack>/current).
-  - O(action=start) adds a C(running) entry and returns its RV(entry.id); O(action=finish) sets the entry's result and
+  - O(action=start) adds a C(running) entry and returns it in RV(entry) (its C(id) identifies the deploy); O(action=finish) sets the entry's result and
     end time, and on V(success) makes its version current.
   - Every write is a check-and-set transaction retried on conflict, so concurrent writers never lose an update.
 author:
-  - houston.stack contributors
+  - houston.stack contributors (@houston-stack)
 extends_documentation_fragment:
   - houston.stack._consul
   - houston.stack._consul.actiongroup_consul
@@ -55,7 +55,7 @@ options:
     choices: [success, failed]
   id:
     description:
-      - The deploy id returned by O(action=start) (RV(entry.id)). With O(action=start), an id that is already recorded
+      - The deploy id returned by O(action=start) (the C(id) of RV(entry)). With O(action=start), an id that is already recorded
         makes the call a no-op.
     type: str
   units:

@@ -13,7 +13,7 @@ description:
   - Returns the deploy history of O(stack) (C(houston/<stack>/history)), the current version
     (C(houston/<stack>/current)) and the previous successful versions, as written by M(houston.stack.consul_history).
 author:
-  - houston.stack contributors
+  - houston.stack contributors (@houston-stack)
 extends_documentation_fragment:
   - houston.stack._consul
   - houston.stack._consul.actiongroup_consul

@@ -20,7 +20,7 @@ description:
   - Releasing releases the key (its value, the last holder, stays readable), destroys the session and stops the keeper.
     Release it in an C(always:) section.
 author:
-  - houston.stack contributors
+  - houston.stack contributors (@houston-stack)
 extends_documentation_fragment:
   - houston.stack._consul
   - houston.stack._consul.actiongroup_consul

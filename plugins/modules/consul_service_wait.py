@@ -20,7 +20,7 @@ description:
     the output of the failing checks, and the expected addresses still missing.
   - Never changes anything.
 author:
-  - houston.stack contributors
+  - houston.stack contributors (@houston-stack)
 extends_documentation_fragment:
   - houston.stack._consul
   - houston.stack._consul.actiongroup_consul
@@ -90,7 +90,7 @@ instances:
   elements: dict
   contains:
     node: {description: Consul node name., type: str, returned: always}
-    address: {description: Service address, or the node address., type: str, returned: always}
+    address: {description: "Service address, or the node address.", type: str, returned: always}
     service_id: {description: Service instance id., type: str, returned: always}
     tags: {description: Service tags., type: list, elements: str, returned: always}
     status: {description: "Aggregate status: passing, warning or critical.", type: str, returned: always}
@@ -130,7 +130,7 @@ def main():
             service=dict(type="str", required=True),
             tag=dict(type="str"),
             expected_addresses=dict(type="list", elements="str"),
-            min_passing=dict(type="int"),
+            min_passing=dict(type="int", no_log=False),
             wait_timeout=dict(type="int", default=120),
             **CONSUL_ARGSPEC
         ),
