@@ -104,8 +104,7 @@ EXAMPLES = r"""
       houston.stack.consul_lock:
         stack: example
         state: released
-        session: "{{ example_lock.session | default(omit) }}"
-        force: "{{ example_lock.session is not defined }}"
+        session: "{{ example_lock.session }}"
       delegate_to: localhost
       when: example_lock.session is defined
 """
