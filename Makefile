@@ -6,6 +6,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 VENV := .venv
+PYTHON3 ?= python3
 PY := $(CURDIR)/$(VENV)/bin/python
 STAMP := $(VENV)/.requirements-dev.stamp
 COLLECTIONS := $(CURDIR)/.cache/collections
@@ -31,7 +32,7 @@ help:
 venv: $(STAMP)
 
 $(STAMP): requirements-dev.txt requirements.txt
-	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
+	test -x $(VENV)/bin/python || $(PYTHON3) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -r requirements-dev.txt
 	touch $@
 
