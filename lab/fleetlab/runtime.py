@@ -20,8 +20,10 @@ The systemd subset, and how it differs from systemd:
   ``inactive/dead`` with result "dependency", the failed triple is more useful to fleet clients).
   When a ``Requires=`` unit fails or is stopped (``stop``/``unload``), its dependents are stopped;
   ``BindsTo=`` dependents are also stopped when the unit exits by itself.
-* ``[Service]`` ``Type=simple|exec|oneshot|forking|notify|dbus|idle`` (all but oneshot behave as
-  simple: the unit is active as soon as ExecStart is spawned), ``ExecStartPre=``, ``ExecStart=``,
+* ``[Service]`` ``Type=simple|exec|oneshot|forking|notify|dbus|idle`` (notify, exec, dbus and idle
+  behave as simple: the unit is active as soon as ExecStart is spawned; forking, best effort: ExecStart
+  must exit 0, then the daemon (``PIDFile=``, else the oldest process of the unit) is polled, its exit
+  status is unknown so its end counts as success), ``ExecStartPre=``, ``ExecStart=``,
   ``ExecStartPost=``, ``ExecStop=``, ``ExecStopPost=`` (repeatable, an empty value resets the list,
   prefixes ``-`` (failure ignored), ``@`` (argv[0] given separately), ``:`` (no variable expansion),
   ``+``/``!``/``!!`` (tolerated, no effect)), systemd command-line quoting and C escapes, ``;``
@@ -78,6 +80,7 @@ DEFAULT_START_LIMIT_BURST = 5
 DEFAULT_START_LIMIT_INTERVAL = 10.0
 KILL_GRACE = 5.0
 POLL = 0.05
+FORKING_POLL = 0.25
 
 EXIT_CHDIR = 200
 EXIT_EXEC = 203
@@ -386,6 +389,7 @@ class UnitConfig:
     environment: dict[str, str] = field(default_factory=dict)
     environment_files: list[str] = field(default_factory=list)
     working_directory: str | None = None
+    pid_file: str | None = None
     remain_after_exit: bool = False
     restart: str = "no"
     restart_sec: float = DEFAULT_RESTART_SEC
@@ -450,6 +454,8 @@ def _apply_option(config: UnitConfig, section: str, name: str, value: str) -> No
         config.environment_files.append(value.strip())
     elif name == "WorkingDirectory":
         config.working_directory = value.strip()
+    elif name == "PIDFile":
+        config.pid_file = value.strip() or None
     elif name == "RemainAfterExit":
         config.remain_after_exit = parse_bool(value)
     elif name == "Restart":
@@ -558,6 +564,16 @@ class _Proc:
         return self.returncode is None
 
 
+def _pid_alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(b")") + 2:].split()[0] not in (b"Z", b"X")
+
+
 def _pids_with_env(entry: str) -> list[int]:
     """Live (non-zombie) pids whose environment holds exactly ``entry`` (``KEY=VALUE``)."""
     return _proc_pids_of(set(), entry)
@@ -617,6 +633,7 @@ class _Unit:
     procs: list[_Proc] = field(default_factory=list)
     pgids: set[int] = field(default_factory=set)
     main: _Proc | None = None
+    main_pid: int | None = None      # Type=forking: the daemon's pid (PIDFile= or guessed), not our child
     thread: threading.Thread | None = None
     generation: int = 0              # bumped by every start()/stop() so drivers notice changes
     restarts: list[float] = field(default_factory=list)
@@ -1050,6 +1067,7 @@ class ProcessRuntime:
             unit.invocation_id = uuid.uuid4().hex
             unit.pgids = set()
             unit.main = None
+            unit.main_pid = None
         started = time.monotonic()
         deadline = None if config.timeout_start is None else started + config.timeout_start
         for error in config.errors:
@@ -1075,10 +1093,18 @@ class ProcessRuntime:
         if outcome != "success":
             return self._fail_start(unit, config, outcome, env=env, cwd=cwd)
         self._set(unit, "activating", "start")
-        if config.type == "oneshot":
+        if config.type in ("oneshot", "forking"):
             outcome = self._run_list(unit, config.exec["ExecStart"], env, cwd, deadline, "start")
             if outcome != "success":
                 return self._fail_start(unit, config, outcome, env=env, cwd=cwd)
+            if config.type == "forking":
+                main_pid = self._forking_main_pid(unit, config, cwd, deadline)
+                if main_pid is None:
+                    unit.log.write(f"{unit.name}: no process left after ExecStart= of a Type=forking service.")
+                    return "finished:" + self._stop_sequence(unit, config, env, cwd, run_exec_stop=True, result="success")
+                with self._cond:
+                    unit.main_pid = main_pid
+                env = dict(env, MAINPID=str(main_pid))
         else:
             command = config.exec["ExecStart"][0]
             proc = self._spawn(unit, command, env, cwd)
@@ -1117,6 +1143,30 @@ class ProcessRuntime:
         except Exception as exc:  # pylint: disable=broad-except  # a broken fault hook must not wedge the unit
             unit.log.write(f"{unit.name}: fleetlab start-failure hook raised {exc!r}; ignored")
             return False
+
+    def _forking_main_pid(self, unit: _Unit, config: UnitConfig, cwd: str, deadline: float | None) -> int | None:
+        """The daemon of a Type=forking service: PIDFile= when given (waited for briefly), else a guess."""
+        if config.pid_file:
+            path = config.pid_file if os.path.isabs(config.pid_file) else os.path.join(cwd, config.pid_file)
+            limit = time.monotonic() + KILL_GRACE
+            if deadline is not None:
+                limit = min(limit, deadline)
+            while True:
+                try:
+                    with open(path, encoding="utf-8") as handle:
+                        pid = int(handle.read().split()[0])
+                    if _pid_alive(pid):
+                        return pid
+                except (OSError, ValueError, IndexError):
+                    pass
+                if time.monotonic() >= limit or self._cancelled(unit):
+                    unit.log.write(f"{unit.name}: PID file {path} not readable (yet?) after start; guessing the main process.")
+                    break
+                time.sleep(POLL)
+        with self._cond:
+            pgids, invocation = set(unit.pgids), unit.invocation_id
+        pids = _proc_pids_of(pgids, f"INVOCATION_ID={invocation}" if invocation else None)
+        return min(pids) if pids else None
 
     def _fail_start(self, unit: _Unit, config: UnitConfig, result: str, *, env: dict | None = None,
                     cwd: str | None = None, run_stop_post: bool = True) -> str:
@@ -1298,6 +1348,8 @@ class ProcessRuntime:
 
     def _supervise(self, unit: _Unit) -> str | None:
         """Watch an active unit: None when a stop was requested, else the result of its exit."""
+        if unit.main_pid is not None:
+            return self._supervise_forked(unit)
         with self._cond:
             while True:
                 if self._cancelled(unit):
@@ -1315,6 +1367,24 @@ class ProcessRuntime:
         self._set(unit, "deactivating", "stop")
         return self._stop_sequence(unit, config, env, self._safe_cwd(unit, config), run_exec_stop=True, result=result)
 
+    def _supervise_forked(self, unit: _Unit) -> str | None:
+        """Type=forking: the daemon is not our child; poll it until it is gone or a stop arrives."""
+        pid = unit.main_pid
+        while True:
+            with self._cond:
+                if self._cancelled(unit):
+                    return None
+                self._cond.wait(FORKING_POLL)
+                if self._cancelled(unit):
+                    return None
+            if not _pid_alive(pid):
+                break
+        config = self._config(unit)
+        unit.log.write(f"{unit.name}: Main process {pid} exited (exit status unknown: not a child of fleetlab).")
+        self._set(unit, "deactivating", "stop")
+        return self._stop_sequence(unit, config, self._safe_env(unit, config), self._safe_cwd(unit, config),
+                                   run_exec_stop=True, result="success")
+
     def _safe_env(self, unit: _Unit, config: UnitConfig) -> dict:
         try:
             env = self._environment(unit, config)
@@ -1322,6 +1392,8 @@ class ProcessRuntime:
             env = self._base_env(unit)
         if unit.main is not None:
             env["MAINPID"] = str(unit.main.pid)
+        elif unit.main_pid is not None:
+            env["MAINPID"] = str(unit.main_pid)
         return env
 
     def _safe_cwd(self, unit: _Unit, config: UnitConfig) -> str:
@@ -1409,6 +1481,7 @@ class ProcessRuntime:
                 self._wait_dead(unit, KILL_GRACE)
         with self._cond:
             unit.main = None
+            unit.main_pid = None
             unit.procs = [proc for proc in unit.procs if proc.running]
         return result
 

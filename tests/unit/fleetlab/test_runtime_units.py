@@ -279,3 +279,24 @@ def test_timeout_start_sec_fails_a_slow_start(runtime, recorder, tmp_path):
     recorder.wait_for(m["id"], "slow.service", FAILED)
     assert not marker.exists()
     assert "start operation timed out" in (tmp_path / "logs" / m["id"] / "slow.service.log").read_text()
+
+
+def test_forking_service_stays_running_while_its_daemon_lives(runtime, recorder, tmp_path):
+    m = machine(tmp_path)
+    pidfile = tmp_path / "daemon.pid"
+    stopped = tmp_path / "stopped"
+    runtime.load(m, "daemon.service", options(f"""
+        [Service]
+        Type=forking
+        PIDFile={pidfile}
+        ExecStart=/bin/sh -c 'setsid sh -c "echo \\\\$$$$ > {pidfile}; exec sleep 60" > /dev/null 2>&1 &'
+        ExecStop=/bin/sh -c 'echo $MAINPID > {stopped}'
+    """), {})
+    runtime.start(m["id"], "daemon.service")
+    recorder.wait_for(m["id"], "daemon.service", RUNNING)
+    pid = read_pid(pidfile)
+    assert support.pid_alive(pid)
+    runtime.stop(m["id"], "daemon.service")
+    recorder.wait_for(m["id"], "daemon.service", LOADED_DEAD)
+    assert stopped.read_text().strip() == str(pid)
+    assert not support.pid_alive(pid)
