@@ -12,33 +12,41 @@ may hold its own lock while calling the runtime and take it again inside the cal
 The systemd subset, and how it differs from systemd:
 
 * ``[Unit]`` ``Requires=``, ``BindsTo=``, ``Wants=``, ``After=``, ``Before=`` among units loaded
-  on the same machine. Starting a unit pulls in (starts) its ``Requires=``/``Wants=``/``BindsTo=``
-  units. A start waits until every ``After=`` unit loaded on the machine is active (or, for a
-  oneshot without RemainAfterExit, has finished successfully), bounded by ``TimeoutStartSec``; a
-  ``Requires=``/``BindsTo=`` unit that is not loaded yet is waited for the same way. A failed
-  required unit, or the timeout, fails the start (``failed/failed``; systemd would leave the unit
-  ``inactive/dead`` with result "dependency", the failed triple is more useful to fleet clients).
-  When a ``Requires=`` unit fails or is stopped (``stop``/``unload``), its dependents are stopped;
-  ``BindsTo=`` dependents are also stopped when the unit exits by itself.
-* ``[Service]`` ``Type=simple|exec|oneshot|forking|notify|dbus|idle`` (notify, exec, dbus and idle
-  behave as simple: the unit is active as soon as ExecStart is spawned; forking, best effort: ExecStart
-  must exit 0, then the daemon (``PIDFile=``, else the oldest process of the unit) is polled, its exit
-  status is unknown so its end counts as success), ``ExecStartPre=``, ``ExecStart=``,
-  ``ExecStartPost=``, ``ExecStop=``, ``ExecStopPost=`` (repeatable, an empty value resets the list,
+  on the same machine; units not loaded there (``After=docker.service``) are ignored. Starting a
+  unit pulls in (starts) its ``Requires=``/``Wants=``/``BindsTo=`` units. A start waits (in
+  ``inactive/dead``, as systemd's queued job) until every ``After=`` unit loaded on the machine is
+  active, or for a oneshot without RemainAfterExit has finished successfully, bounded by
+  ``TimeoutStartSec``. A failed required unit it is ordered after, or the timeout, fails the start
+  (``failed/failed``; systemd would leave the unit ``inactive/dead`` with result "dependency", the
+  failed triple is more useful to fleet clients). When a ``Requires=`` unit fails or is stopped
+  (``stop``/``unload``), its dependents are stopped (first, when ordered after it); ``BindsTo=``
+  dependents are also stopped when the unit exits by itself. ``StartLimitBurst=``,
+  ``StartLimitIntervalSec=``.
+* ``[Service]`` ``Type=simple|exec|oneshot|forking|notify|dbus|idle``: notify, exec, dbus and idle
+  behave as simple (active as soon as ExecStart is spawned); forking is best effort (ExecStart must
+  exit 0, then the daemon, ``PIDFile=`` or else the oldest process of the unit, is polled; its exit
+  status is unknown so its end counts as success). ``ExecStartPre=``, ``ExecStart=``,
+  ``ExecStartPost=``, ``ExecStop=``, ``ExecStopPost=``: repeatable, an empty value resets the list,
   prefixes ``-`` (failure ignored), ``@`` (argv[0] given separately), ``:`` (no variable expansion),
-  ``+``/``!``/``!!`` (tolerated, no effect)), systemd command-line quoting and C escapes, ``;``
+  ``+``/``!``/``!!`` (tolerated, no effect), systemd command-line quoting and C escapes, ``;``
   between commands, ``$VAR`` (a word of its own: split at whitespace) and ``${VAR}`` (inside a
-  word) expansion, ``$$`` for a dollar; ``RemainAfterExit=``, ``Restart=no|on-success|on-failure|
-  on-abnormal|on-abort|always`` with ``RestartSec=`` (default 100ms) and the start limit
-  (``StartLimitBurst=`` 5 within ``StartLimitIntervalSec=`` 10s of automatic restarts),
-  ``TimeoutStartSec=``, ``TimeoutStopSec=``, ``TimeoutSec=`` (default 90s; ``0``/``infinity``
-  disable), ``Environment=`` (quoted words, ``"A=1 B=2"``), ``EnvironmentFile=`` (``-`` prefix:
-  missing file ignored; read at each start; overrides Environment=), ``WorkingDirectory=``
-  (default: the machine root; ``-`` prefix, ``~``; a relative path is taken under the machine
-  root), ``KillSignal=``, ``SuccessExitStatus=``.
-* Specifiers ``%n %N %p %P %i %I %j %J %f %m %H %b %v %%`` in every [Unit]/[Service] value
-  (``%m`` = machine id, ``%H`` = the machine's host name ``machine-<n>``, ``%b`` = a boot id per
-  runtime).
+  word) expansion, ``$$`` for a dollar; a relative executable is looked up in ``PATH``.
+  ``RemainAfterExit=``, ``Restart=no|on-success|on-failure|on-abnormal|on-abort|always`` with
+  ``RestartSec=`` (default 100ms) and the start limit (5 automatic restarts within 10s, then
+  ``failed``), ``TimeoutStartSec=``, ``TimeoutStopSec=``, ``TimeoutSec=`` (default 90s, see the
+  constructor; ``0``/``infinity`` disable), ``Environment=`` (quoted words, ``"A=1 B=2"``),
+  ``EnvironmentFile=`` (``-`` prefix: missing file ignored; globs; read at each start; overrides
+  Environment=), ``WorkingDirectory=`` (default: the machine root; ``-`` prefix, ``~``),
+  ``KillSignal=``, ``SuccessExitStatus=``. Relative paths in EnvironmentFile=/WorkingDirectory=/
+  PIDFile= are taken under the machine root (systemd refuses them). Other options are ignored.
+* Loading a loaded unit again replaces its options for the next start (``daemon-reload``); loading a
+  unit that is still stopping after ``unload()`` creates a new incarnation that starts only once
+  the old one is gone.
+* Specifiers ``%n %N %p %P %i %I %j %J %f %m %H %l %b %v %h %u %U %g %G %s %T %V %t %S %C %L %E %%``
+  in every [Unit]/[Service] value (``%m`` = machine id, ``%H`` = the machine's host name
+  ``machine-<n>``, ``%b`` = a boot id per runtime; the system directories ``%t %S %C %L %E`` are
+  ``run``, ``var/lib``, ``var/cache``, ``var/log``, ``etc`` under the machine root); an unknown
+  specifier fails the start, naming it in the unit's log.
 * Environment of every process: ``PATH``, ``HOME``, ``LANG`` of the lab process,
   ``COREOS_PUBLIC_IPV4``/``COREOS_PRIVATE_IPV4`` (machine IP), ``FLEETLAB_ROOT`` (machine root),
   ``CONSUL_HTTP_ADDR`` (``<machine ip>:8500`` or the machine's ``consul`` entry),
@@ -52,14 +60,19 @@ The systemd subset, and how it differs from systemd:
 * Every command runs in its own process group (``setsid``); stopping a unit runs ExecStop, then
   SIGTERM (``KillSignal=``) to every process of the unit, then SIGKILL after ``TimeoutStopSec``
   (the unit then ends ``failed``, result "timeout", as in systemd), then ExecStopPost.
+* Not cgroups: a process that both leaves the process group and clears its environment escapes.
+  Every unit process carries ``FLEETLAB_RUNTIME=<log_dir>``; a runtime that starts kills the
+  processes a crashed (SIGKILLed) runtime with the same log dir left behind.
 * Output of every command is appended, line by line with a UTC timestamp and the pid, to
   ``<log_dir>/<machine_id>/<unit>.log``, together with the lifecycle messages systemd would log.
 """
 from __future__ import annotations
 
 import glob
+import grp
 import logging
 import os
+import pwd
 import queue
 import re
 import shutil
@@ -720,7 +733,7 @@ class ProcessRuntime:
             root = machine.get("root")
             if root:
                 os.makedirs(root, exist_ok=True)
-            log = _UnitLog(os.path.join(self._log_dir, machine["id"], unit_name + ".log"), unit_name)
+            log = _UnitLog(self.log_path(machine["id"], unit_name), unit_name)
             previous = unit  # an unloaded incarnation still stopping: the new one starts after it is gone
             if previous is not None:
                 self._retired.add(previous)
@@ -766,6 +779,10 @@ class ProcessRuntime:
         with self._cond:
             unit = self._units.get((machine_id, unit_name))
             return None if unit is None else ("loaded", unit.active, unit.sub)
+
+    def log_path(self, machine_id: str, unit_name: str) -> str:
+        """The log file of a unit on a machine (it exists once the unit has logged something)."""
+        return os.path.join(self._log_dir, machine_id, unit_name + ".log")
 
     def units(self) -> list[tuple[str, str]]:
         """Keys (machine_id, unit_name) of every loaded unit."""
@@ -904,13 +921,23 @@ class ProcessRuntime:
     def _specifiers(self, unit: _Unit) -> dict[str, str]:
         parts = unit_name_parts(unit.name)
         prefix, instance = parts["prefix"], parts["instance"]
+        root = unit.machine.get("root") or "/"
+        user = pwd.getpwuid(os.getuid())
+        try:
+            group = grp.getgrgid(os.getgid()).gr_name
+        except KeyError:
+            group = str(os.getgid())
         return {
             "n": unit.name, "N": parts["stem"], "p": prefix, "P": unescape_name(prefix),
             "i": instance, "I": unescape_name(instance),
             "j": prefix.rpartition("-")[2], "J": unescape_name(prefix.rpartition("-")[2]),
             "f": "/" + unescape_name(instance or prefix).lstrip("/"),
-            "m": unit.machine_id, "H": self._hostname(unit.machine), "b": self._boot_id,
-            "v": os.uname().release, "%": "%",
+            "m": unit.machine_id, "H": self._hostname(unit.machine), "l": self._hostname(unit.machine).split(".", maxsplit=1)[0],
+            "b": self._boot_id, "v": os.uname().release, "%": "%",
+            "h": os.path.expanduser("~"), "u": user.pw_name, "U": str(os.getuid()), "s": user.pw_shell or "/bin/sh",
+            "g": group, "G": str(os.getgid()), "T": "/tmp", "V": "/var/tmp",
+            "t": os.path.join(root, "run"), "S": os.path.join(root, "var", "lib"), "C": os.path.join(root, "var", "cache"),
+            "L": os.path.join(root, "var", "log"), "E": os.path.join(root, "etc"),
         }
 
     @staticmethod
@@ -1098,7 +1125,7 @@ class ProcessRuntime:
             if outcome != "success":
                 return self._fail_start(unit, config, outcome, env=env, cwd=cwd)
             if config.type == "forking":
-                main_pid = self._forking_main_pid(unit, config, cwd, deadline)
+                main_pid = self._forking_main_pid(unit, config, deadline)
                 if main_pid is None:
                     unit.log.write(f"{unit.name}: no process left after ExecStart= of a Type=forking service.")
                     return "finished:" + self._stop_sequence(unit, config, env, cwd, run_exec_stop=True, result="success")
@@ -1144,10 +1171,11 @@ class ProcessRuntime:
             unit.log.write(f"{unit.name}: fleetlab start-failure hook raised {exc!r}; ignored")
             return False
 
-    def _forking_main_pid(self, unit: _Unit, config: UnitConfig, cwd: str, deadline: float | None) -> int | None:
+    def _forking_main_pid(self, unit: _Unit, config: UnitConfig, deadline: float | None) -> int | None:
         """The daemon of a Type=forking service: PIDFile= when given (waited for briefly), else a guess."""
         if config.pid_file:
-            path = config.pid_file if os.path.isabs(config.pid_file) else os.path.join(cwd, config.pid_file)
+            root = unit.machine.get("root") or "/"
+            path = config.pid_file if os.path.isabs(config.pid_file) else os.path.join(root, config.pid_file)
             limit = time.monotonic() + KILL_GRACE
             if deadline is not None:
                 limit = min(limit, deadline)
@@ -1246,6 +1274,8 @@ class ProcessRuntime:
         for entry in config.environment_files:
             optional = entry.startswith("-")
             pattern = entry[1:] if optional else entry
+            if not os.path.isabs(pattern):  # systemd wants absolute paths; fleetlab takes them under the machine root
+                pattern = os.path.join(unit.machine.get("root") or "/", pattern)
             paths = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
             if not paths and not optional:
                 raise UnitConfigError(f"Failed to load environment files: {pattern} matches nothing")

@@ -36,10 +36,10 @@ def test_machine_environment_specifiers_and_variable_expansion(runtime, recorder
     m = machine(tmp_path, 2)
     out = tmp_path / "env.json"
     names = ("COREOS_PUBLIC_IPV4 COREOS_PRIVATE_IPV4 FLEETLAB_ROOT CONSUL_HTTP_ADDR FLEETLAB_MACHINE_ID PATH HOME EXTRA "
-             "UNIT PREFIX INSTANCE HOST MID PCT INVOCATION_ID")
+             "UNIT PREFIX INSTANCE HOST MID PCT RUNDIR INVOCATION_ID")
     runtime.load(m, "app@v1.service", oneshot(f"""
         Environment="GREETING=hello world" PORT=8080
-        Environment=UNIT=%n PREFIX=%p INSTANCE=%i HOST=%H MID=%m PCT=100%%
+        Environment=UNIT=%n PREFIX=%p INSTANCE=%i HOST=%H MID=%m PCT=100%% RUNDIR=%t
         ExecStart={DUMP_ENV} {out} {names} $GREETING ${{GREETING}} port-${{PORT}}
     """), {"EXTRA": "from-load"})
     runtime.start(m["id"], "app@v1.service")
@@ -52,6 +52,7 @@ def test_machine_environment_specifiers_and_variable_expansion(runtime, recorder
     assert seen["PATH"] and seen["EXTRA"] == "from-load"
     assert (seen["UNIT"], seen["PREFIX"], seen["INSTANCE"], seen["HOST"], seen["PCT"]) == \
         ("app@v1.service", "app", "v1", "machine-2", "100%")
+    assert seen["RUNDIR"] == m["root"] + "/run"
     assert len(seen["INVOCATION_ID"]) == 32
     assert seen["argv"][-4:] == ["hello", "world", "hello world", "port-8080"]
 
@@ -300,3 +301,11 @@ def test_forking_service_stays_running_while_its_daemon_lives(runtime, recorder,
     recorder.wait_for(m["id"], "daemon.service", LOADED_DEAD)
     assert stopped.read_text().strip() == str(pid)
     assert not support.pid_alive(pid)
+
+
+def test_unknown_specifier_fails_the_start_and_says_why(runtime, recorder, tmp_path):
+    m = machine(tmp_path)
+    runtime.load(m, "spec.service", oneshot("ExecStart=/bin/echo %Z"), {})
+    runtime.start(m["id"], "spec.service")
+    recorder.wait_for(m["id"], "spec.service", FAILED)
+    assert "unknown specifier %Z" in (tmp_path / "logs" / m["id"] / "spec.service.log").read_text()
