@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -62,8 +63,13 @@ def admin(lab, method, path, body=None):
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(lab.fleetlab_admin_url + path, data=data, method=method,
                                      headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        raw = response.read()
+    try:
+        # A private opener: ansible's open_url (used in-process by FleetClient) installs a global urllib opener
+        # bound to the last unix socket it used, which would send this request to fleet's socket instead.
+        with urllib.request.build_opener().open(request, timeout=10) as response:
+            raw = response.read()
+    except urllib.error.HTTPError as e:
+        raise AssertionError(f"fleetlab admin {method} {lab.fleetlab_admin_url}{path}: HTTP {e.code}: {e.read()!r}") from e
     return json.loads(raw) if raw else None
 
 
