@@ -10,7 +10,6 @@ corrupts its state are listed in docs/fleetlab.md.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import os
 import posixpath
@@ -20,7 +19,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote
 
 from .registry import Registry
-from .unitfile import JOB_STATES, NameInfo, go_quote, normalize, unit_hash, validate_name, validate_options
+from .unitfile import JOB_STATES, NameInfo, go_quote, unit_hash, validate_name, validate_options
 
 PREFIXES = ("/fleet/v1", "/v1-alpha")
 DEFAULT_TOKEN_LIMIT = 100
@@ -464,4 +463,4 @@ class FleetAPI:
         return Response(204, b"", {"Content-Type": "application/json"})
 
 
-__all__ = ["FleetAPI", "Response", "encode_token", "go_urlsafe_b64decode", "normalize"]
+__all__ = ["FleetAPI", "Response", "encode_token", "go_urlsafe_b64decode"]
