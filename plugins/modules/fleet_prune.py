@@ -19,7 +19,7 @@ description:
     so that its C(ExecStop) commands run, and then destroys it.
   - When more than O(max_remove) units would be removed, the module fails without touching anything.
 author:
-  - houston.stack contributors
+  - houston.stack contributors (@houston-stack)
 extends_documentation_fragment:
   - houston.stack._fleet
   - houston.stack._fleet.actiongroup_fleet

@@ -27,7 +27,7 @@ description:
     C([X-Fleet]) options must be known to fleet, and a global unit cannot use C(MachineID), C(MachineOf), C(Conflicts)
     or C(Replaces).
 author:
-  - houston.stack contributors
+  - houston.stack contributors (@houston-stack)
 extends_documentation_fragment:
   - houston.stack._fleet
   - houston.stack._fleet.actiongroup_fleet

@@ -15,7 +15,7 @@ description:
   - Also returns the fleet machines (id, IP, metadata).
   - Never changes anything.
 author:
-  - houston.stack contributors
+  - houston.stack contributors (@houston-stack)
 extends_documentation_fragment:
   - houston.stack._fleet
   - houston.stack._fleet.actiongroup_fleet
