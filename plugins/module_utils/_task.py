@@ -35,8 +35,8 @@ TASK_KEY_ROOT = "houston"
 DEFAULT_TOKEN_FILE = "/etc/houston/consul-token"
 DEFAULT_OUTPUT_LIMIT = 64 * 1024
 MAX_OUTPUT_LIMIT = 500 * 1024          # Consul's default kv_max_value_size is 512 KiB
-MAX_COMMAND_BYTES = 16 * 1024
-COMMAND_CHUNK = 1024                   # base64 characters per Environment= line
+MAX_COMMAND_BYTES = 32 * 1024
+COMMAND_CHUNK = 1024                   # base64 characters per Environment= line (a multiple of 4)
 MAX_UNIT_LINE = 1500
 MAX_TASK_NAME = 50                     # "task-<name>-<8 hex>" must fit the 64 characters of a unit name
 STATUS_STOPPED = "stopped"
@@ -133,9 +133,11 @@ def environment_lines(environment):
 
 # Shell for the unit. systemd expands $VAR and %x itself, so every shell dollar is written $$, and there is no
 # % and no backslash; single quotes only delimit the sh -c script.
-_PRELUDE = (
+_PATHS = 'r=$${FLEETLAB_ROOT:-}; d=$$r/var/tmp/houston-tasks; f=$$d/$$HOUSTON_TASK_UNIT; '
+
+_PRELUDE = _PATHS + (
     'a=$${CONSUL_HTTP_ADDR:-127.0.0.1:8500}; case "$$a" in *://*) ;; *) a=http://$$a ;; esac; '
-    'r=$${FLEETLAB_ROOT:-}; d=$$r/var/tmp/houston-tasks; f=$$d/$$HOUSTON_TASK_UNIT; tf=$$r$$HOUSTON_TASK_TOKEN_FILE; '
+    'tf=$$r$$HOUSTON_TASK_TOKEN_FILE; '
     'c() { t=; if [ -r "$$tf" ]; then read -r t < "$$tf"; fi; '
     'if [ -n "$$t" ]; then echo "header = X-Consul-Token:$$t"; fi | '
     'curl -K - -fsS -o /dev/null --retry 10 --retry-delay 1 --retry-connrefused --max-time 60 -X PUT "$$@"; }; '
@@ -144,17 +146,20 @@ _PRELUDE = (
     '&& c --data-binary "$$1" "$$a/v1/kv/$$HOUSTON_TASK_KEY/status"; }; '
 )
 
+# ExecStartPre lines: a fresh directory, then one line per base64 part of the command (parts are a multiple of
+# 4 characters long, so each decodes on its own).
+_PREPARE = _PATHS + 'mkdir -p "$$d" && rm -f "$$f.cmd" "$$f.out" "$$f.tail" "$$f.rc" "$$f.done" && : > "$$f.cmd"'
+_DECODE = _PATHS + 'echo "$$HOUSTON_TASK_COMMAND_@N@" | base64 -d >> "$$f.cmd"'
+
 _RUN = (
-    'mkdir -p "$$d" || exit 1; rm -f "$$f.rc" "$$f.done"; echo "{parts}" | base64 -d > "$$f.cmd" '
-    '|| {{ echo "cannot decode the command of task $$HOUSTON_TASK" >&2; exit 1; }}; '
     'sh "$$f.cmd" > "$$f.out" 2>&1 < /dev/null; rc=$$?; echo "$$rc" > "$$f.rc"; '
     'echo "task $$HOUSTON_TASK exited with status $$rc"; '
-    'up "$$rc" || {{ echo "cannot store the result of task $$HOUSTON_TASK in Consul at $$a" >&2; exit 1; }}; '
+    'up "$$rc" || { echo "cannot store the result of task $$HOUSTON_TASK in Consul at $$a" >&2; exit 1; }; '
     ': > "$$f.done"'
 )
 
 _STOP_POST = (
-    'if [ ! -e "$$f.done" ] && [ -e "$$f.cmd" ]; then s={stopped}; if [ -s "$$f.rc" ]; then read -r s < "$$f.rc"; fi; '
+    'if [ ! -e "$$f.done" ] && [ -e "$$f.cmd" ]; then s=@STOPPED@; if [ -s "$$f.rc" ]; then read -r s < "$$f.rc"; fi; '
     'echo "task $$HOUSTON_TASK: storing status $$s"; up "$$s"; fi; rm -f "$$f.cmd" "$$f.out" "$$f.tail" "$$f.rc" "$$f.done"'
 )
 
@@ -211,9 +216,10 @@ def task_options(stack, version, task, unit, script, environment=None, machine_i
     ]
     options += [svc("Environment", f"HOUSTON_TASK_COMMAND_{i}={part}") for i, part in enumerate(parts)]
     options += [svc("Environment", line[len("Environment="):]) for _name, _value, line in env_lines]
-    joined = "".join(f"$${{HOUSTON_TASK_COMMAND_{i}}}" for i in range(len(parts)))
-    options.append(svc("ExecStart", "/bin/sh -c '" + _PRELUDE + _RUN.format(parts=joined) + "'"))
-    options.append(svc("ExecStopPost", "-/bin/sh -c '" + _PRELUDE + _STOP_POST.format(stopped=STATUS_STOPPED) + "'"))
+    options.append(svc("ExecStartPre", "/bin/sh -c '" + _PREPARE + "'"))
+    options += [svc("ExecStartPre", "/bin/sh -c '" + _DECODE.replace("@N@", str(i)) + "'") for i in range(len(parts))]
+    options.append(svc("ExecStart", "/bin/sh -c '" + _PRELUDE + _RUN + "'"))
+    options.append(svc("ExecStopPost", "-/bin/sh -c '" + _PRELUDE + _STOP_POST.replace("@STOPPED@", STATUS_STOPPED) + "'"))
     options += machine_options(machine_id, metadata)
     options += marker_options(stack, version)
     options.append({"section": MARKER_SECTION, "name": "Task", "value": task})
