@@ -90,7 +90,7 @@ options:
   metadata:
     description:
       - Run on a machine whose fleet metadata matches, with fleet's C(MachineMetadata) semantics; every key must match,
-        a list value matches any of its values (V({role: [web, worker]})).
+        a list value matches any of its values (a key C(role) with the list C([web, worker]) matches both roles).
       - Without O(machine_id) and O(metadata), fleet picks the machine.
     type: dict
   wait_timeout:
