@@ -29,7 +29,7 @@ description:
   - The unit uses only C(sh), C(curl), C(base64) and C(tail) (the CoreOS userland); the command travels base64-encoded
     in C(Environment=) lines, so every line of the unit stays short whatever the command.
 author:
-  - houston.stack contributors
+  - houston.stack contributors (@houston-stack)
 extends_documentation_fragment:
   - houston.stack._fleet
   - houston.stack._fleet.actiongroup_fleet

@@ -51,8 +51,8 @@ def run_task(lab, tmp_path, check=False, name="task", **args):
             "name": "run the task",
             "block": [{"name": "fleet_task", "houston.stack.fleet_task": task_args, "register": "result",
                        "check_mode": check}],
-            "always": [{"name": "dump", "ansible.builtin.copy": {"content": "{{ result | to_json }}", "dest": str(dump),
-                                                                  "mode": "0644"}}],
+            "always": [{"name": "dump",
+                        "ansible.builtin.copy": {"content": "{{ result | to_json }}", "dest": str(dump), "mode": "0644"}}],
         }],
     }]
     path = tmp_path / f"{name}.yml"
