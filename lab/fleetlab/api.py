@@ -157,7 +157,7 @@ def decode_first_value(body: bytes):
     if not stripped:
         raise BadRequest("EOF")
     try:
-        value, _ = json.JSONDecoder().raw_decode(stripped)
+        value, _end = json.JSONDecoder().raw_decode(stripped)
     except json.JSONDecodeError as exc:
         if exc.pos >= len(stripped):
             raise BadRequest("unexpected EOF") from None

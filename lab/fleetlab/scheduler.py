@@ -121,7 +121,7 @@ def schedule(units: dict[str, SchedUnit], machines: dict[str, SchedMachine]) -> 
             del machine.units[name]
             unit.target = None
     # 2. unscheduled units: least loaded machine that can run them; repeat so followers find peers
-    for _ in range(len(names) + 1):
+    for _round in range(len(names) + 1):
         changed = False
         for name in names:
             unit = units[name]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: houston_config
-author: the houston.stack contributors
+author: houston.stack contributors (@houston-stack)
 version_added: 1.0.0
 short_description: Read a Houston configuration directory as a houston.stack stack definition
 description:

@@ -59,7 +59,10 @@ def renew():
         if c.get("client_cert"):
             ctx.load_cert_chain(c["client_cert"], c.get("client_key") or None)
     try:
-        with urllib.request.urlopen(req, timeout=c.get("timeout", 10), context=ctx) as resp:
+        # The keeper outlives the module's AnsiballZ payload, so it cannot import the collection's
+        # transport: a private opener (never the process-global one) does the single PUT.
+        opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=ctx))
+        with opener.open(req, timeout=c.get("timeout", 10)) as resp:
             resp.read()
         return True
     except urllib.error.HTTPError as e:

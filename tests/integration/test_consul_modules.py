@@ -102,10 +102,10 @@ def test_archive_roundtrip_with_a_10mb_chunked_file(lab, consul, tmp_path):
             "real1.manifest | map(attribute='path') | list == ['/etc/app/app.conf', '/etc/app/logo.png', '/opt/app/blob.bin']",
         ]}},
         {"name": "dump", "ansible.builtin.copy": {"content": "{{ real1 | to_json }}", "dest": str(tmp_path / "real1.json"),
-                                                   "mode": "0644"}},
+                                                  "mode": "0644"}},
     ]
     play_path = write_play(tmp_path, lab, tasks, "archive")
-    rc, out, err, _ = run_playbook(play_path, env=lab_environment(lab), diff=True)
+    rc, out, err, _recap = run_playbook(play_path, env=lab_environment(lab), diff=True)
     assert rc == 0, out[-5000:] + err[-2000:]
     result = json.loads((tmp_path / "real1.json").read_text())
     sha = result["sha256"]
@@ -129,9 +129,9 @@ def test_archive_pruning_keeps_current_protected_and_newest(lab, consul, tmp_pat
     shas = []
     for n in range(4):
         tasks = [{"name": "store", "houston.stack.consul_archive": {
-                     "stack": "prune", "files": [{"path": "/etc/p", "content": f"v{n}\n"}], "keep": 0}, "register": "r"},
-                 {"name": "dump", "ansible.builtin.copy": {"content": "{{ r.sha256 }}", "dest": str(tmp_path / f"sha{n}"),
-                                                            "mode": "0644"}}]
+            "stack": "prune", "files": [{"path": "/etc/p", "content": f"v{n}\n"}], "keep": 0}, "register": "r"},
+            {"name": "dump", "ansible.builtin.copy": {"content": "{{ r.sha256 }}", "dest": str(tmp_path / f"sha{n}"),
+                                                      "mode": "0644"}}]
         rc, out = play(tmp_path, lab, tasks, f"prune{n}")
         assert rc == 0, out[-3000:]
         shas.append((tmp_path / f"sha{n}").read_text())
@@ -260,10 +260,10 @@ def test_service_wait_passes_and_fails_naming_what_is_missing(lab, consul, healt
             time.sleep(0.2)
         tasks = [
             {"name": "check", "houston.stack.consul_service_wait": {"service": "svcw", "tag": "v1",
-                                                                   "expected_addresses": [m1["ip"]]},
+                                                                    "expected_addresses": [m1["ip"]]},
              "check_mode": True, "register": "c"},
             {"name": "wait m1", "houston.stack.consul_service_wait": {"service": "svcw", "tag": "v1",
-                                                                     "expected_addresses": [m1["ip"]], "wait_timeout": 60},
+                                                                      "expected_addresses": [m1["ip"]], "wait_timeout": 60},
              "register": "w"},
             {"name": "wait count", "houston.stack.consul_service_wait": {"service": "svcw", "min_passing": 1}, "register": "n"},
             {"name": "assert", "ansible.builtin.assert": {"that": [
@@ -334,12 +334,12 @@ def test_lock_contention_names_the_holder_and_release_frees_it(lab, consul, tmp_
         assert Path(f"/proc/{keeper}").exists()
     finally:
         Path(str(flag) + ".done").write_text("x")
-        out, _ = holder.communicate(timeout=120)
+        out, _err = holder.communicate(timeout=120)
     assert holder.returncode == 0, out[-3000:]
-    entry, _ = consul.kv_get("houston/lockc/lock")
+    entry, _index = consul.kv_get("houston/lockc/lock")
     assert not entry.get("Session") and json.loads(decode_value(entry))["version"] == "v1"
     assert consul.session_info(held["session"]) is None
-    for _ in range(100):
+    for _attempt in range(100):
         if not Path(f"/proc/{keeper}").exists():
             break
         time.sleep(0.1)

@@ -59,11 +59,11 @@ def test_real_processes_over_unix_socket_and_sigterm(tmp_path):
         options = [{"section": "Service", "name": "ExecStart",
                     "value": "/bin/sh -c 'echo $$$$ > \"$FLEETLAB_ROOT/pid\"; exec sleep 300'"},
                    {"section": "X-Fleet", "name": "Global", "value": "true"}]
-        status, _ = call(lab.socket, "PUT", "/fleet/v1/units/sleeper.service", {"desiredState": "launched", "options": options})
+        status, _body = call(lab.socket, "PUT", "/fleet/v1/units/sleeper.service", {"desiredState": "launched", "options": options})
         assert status == 201
 
         def all_running():
-            _, page = call(lab.socket, "GET", "/fleet/v1/state?unitName=sleeper.service")
+            _status, page = call(lab.socket, "GET", "/fleet/v1/state?unitName=sleeper.service")
             rows = (page or {}).get("states", [])
             return rows if len(rows) == 3 and all(r["systemdSubState"] == "running" for r in rows) else None
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from fleetlab_support import LAB_NET, Lab, make_machines, start_fleetlab
+from fleetlab_support import LAB_NET, Lab, make_machines
+from lab.fleetlab import start_fleetlab  # fleetlab_support puts the repository on sys.path
 
 
 def _start(tmp_path, machines, **kwargs):
@@ -37,4 +38,3 @@ def flab_factory(tmp_path):
 @pytest.fixture
 def flab(flab_factory):
     return flab_factory()
-

@@ -16,7 +16,7 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..")
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from lab.fleetlab import Machine, start_fleetlab  # noqa: E402  pylint: disable=wrong-import-position
+from lab.fleetlab import Machine  # noqa: E402  pylint: disable=wrong-import-position
 
 LAB_NET = os.environ.get("FLEETLAB_TEST_NET", "127.0.2")
 METADATA = [{"role": "web", "az": "a"}, {"role": "web", "az": "b"}, {"role": "worker", "az": "a"}]
@@ -159,8 +159,6 @@ class Lab:
             rows = self.states(unitName=name)
             return (rows,) if predicate(rows) else None
         return wait_for(check, what="%s of %s" % (what, name))[0]
-
-
 
 
 SLEEP = [{"section": "Service", "name": "ExecStart", "value": "/bin/sleep 100"}]

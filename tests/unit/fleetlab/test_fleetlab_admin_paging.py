@@ -92,7 +92,7 @@ def test_status_fault_with_count_and_filters(flab):
     fault_id = reply.json["id"]
     assert [f["id"] for f in flab.tcp.get("/fleetlab/v1/faults").json["faults"]] == [fault_id]
     assert flab.tcp.get(A + "/machines").status == 200
-    for _ in range(2):
+    for _attempt in range(2):
         reply = flab.unix.get(A + "/units")
         assert reply.raw == b'{"error":{"code":503,"message":"fleet server unable to communicate with etcd"}}'
     assert flab.tcp.get(A + "/units").status == 200

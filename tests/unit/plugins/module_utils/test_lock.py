@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 from ansible_collections.houston.stack.plugins.module_utils import _lock as L
 from ansible_collections.houston.stack.plugins.module_utils import _lock_keeper as K
@@ -55,6 +56,9 @@ def test_keeper_exits_when_the_watched_process_dies_and_keeps_no_token_in_argv()
     try:
         config = {"url": "http://127.0.0.1:9", "session": "s-123", "ttl": 30, "token": "tok-secret", "timeout": 1}
         pid = K.spawn_keeper(config, watched.pid, K.process_start(watched.pid))
+        deadline = time.monotonic() + 30
+        while not K.is_keeper(pid, "s-123") and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the child has exec'd: before that /proc shows the parent's argv
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
             argv = handle.read()
         assert b"tok-secret" not in argv and b"s-123" in argv
