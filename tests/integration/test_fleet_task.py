@@ -210,6 +210,13 @@ def test_task_playbook_from_stack_definition(lab, tmp_path, fleet, consul):
                                        extra_vars={"stack": "tasktest", "version": "v7", "task": "adhoc",
                                                    "command": "echo ad hoc"})
     assert rc == 0 and "ad hoc" in out, out[-4000:]
+    consul.kv_put("houston/tasktest/current", "v9")
+    try:
+        rc, out, err, recap = run_playbook("houston.stack.task", inventory=inventory, env=env,
+                                           extra_vars={"stack": "tasktest", "task": "migrate"})
+    finally:
+        consul.kv_delete("houston/tasktest/current")
+    assert rc == 0 and "migrating v9 with exampledb" in out, out[-4000:]
     rc, out, err, recap = run_playbook("houston.stack.task", inventory=inventory, env=env,
                                        extra_vars={"stack": "tasktest", "version": "v7", "task": "undefined"})
     assert rc != 0 and "undefined" in out and "migrate" in out
