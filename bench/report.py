@@ -55,7 +55,7 @@ def profile(records: list[dict], top: int = 10) -> list[dict]:
     total = sum(r["seconds"] for r in records) or 1.0
     grouped: dict[str, dict] = {}
     for record in records:
-        key = f"{record['role'] + ' : ' if record.get('role') else ''}{record['task']}"
+        key = record["task"]
         entry = grouped.setdefault(key, {"task": key, "action": record.get("action"), "seconds": 0.0, "count": 0})
         entry["seconds"] += record["seconds"]
         entry["count"] += 1
