@@ -12,11 +12,12 @@ from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.houston.stack.plugins.plugin_utils._inprocess import ModuleAction
 
-class ActionModule(ActionBase):
 
-    TRANSFERS_FILES = False
-    _requires_connection = False
+class ActionModule(ModuleAction):
+
+    MODULE = "consul_archive"
 
     def _resolve_files(self, files):
         if not isinstance(files, list):
@@ -48,7 +49,7 @@ class ActionModule(ActionBase):
         return resolved
 
     def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
+        result = ActionBase.run(self, tmp, task_vars)  # ModuleAction.run would run the module with the raw args
         del tmp
         args = dict(self._task.args)
         try:
@@ -56,6 +57,5 @@ class ActionModule(ActionBase):
         except AnsibleError as e:
             result.update(failed=True, msg=str(e))
             return result
-        result.update(self._execute_module(module_name="houston.stack.consul_archive", module_args=args,
-                                           task_vars=task_vars))
+        result.update(self.run_module(args, task_vars if task_vars is not None else {}))
         return result
