@@ -11,15 +11,18 @@
 - ``stack_keep_units``: the unit names a prune must keep (this deploy and the previous successful versions).
 - ``stack_redeploy_plan``: which units a deploy creates, replaces or must restart because a unit they require changes.
 - ``stack_status_rows``: one row per unit and machine, for status reports.
+- ``stack_instances``: the units of a service with ``instances: N`` or with per-machine rolling (MachineID-pinned).
+- ``stack_roll_plan``: the batches of a rolling replacement, pairing each new instance with the old one it replaces.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.houston.stack.plugins.module_utils import _naming
+from ansible_collections.houston.stack.plugins.module_utils import _naming, _unitfile
 
 # Houston's UNIT_PATTERN, with the environment suffix kept as a list of key:value pairs.
 _ENTRY_RE = re.compile(r"^(?P<name>[^:\[\]\s]+)(?::(?P<version>[^\[\]\s]+))?(?:\[(?P<expr>[^\]]*)\])?$")
@@ -201,8 +204,12 @@ def stack_chain(units, stack, dependencies=True, head=None):
             text = unit_require(text, previous)
         if unit.get("marker", True):
             text = unit_marker(text, stack, unit.get("version"))
+            if unit.get("instance") is not None:
+                text = text.rstrip("\n") + f"\nInstance={unit['instance']}\n"
         result.append(dict(unit, content=text))
-        previous = unit.get("fleet_name")
+        # The instances of a service all require the unit before them, never each other.
+        if unit.get("instance") is None:
+            previous = unit.get("fleet_name")
     return result
 
 
@@ -254,6 +261,158 @@ def stack_redeploy_plan(names, operations):
         else:
             plan.append({"name": name, "action": "keep", "reason": "unchanged and active"})
     return plan
+
+
+INSTANCE_KINDS = ("instance", "machine")
+_INSTANCE_RE = re.compile(r"^(?P<stack>.+)-(?P<kind>instance|machine)-(?P<key>[A-Za-z0-9]+)@(?P<version>[^@]+)\.service$")
+
+
+def instance_unit_name(stack, key, version, kind="instance"):
+    """Name of one instance of a service: ``<stack>-instance-<n>@<version>.service`` (``instances: N``) or
+    ``<stack>-machine-<machine id, 8 chars>@<version>.service`` (per-machine rolling of a global service)."""
+    if kind not in INSTANCE_KINDS:
+        _fail(f"instance kind {kind!r} is not one of {', '.join(INSTANCE_KINDS)}")
+    try:
+        return _naming.unit_name(stack, f"{kind}-{key}", version)
+    except _naming.InvalidName as exc:
+        _fail(f"instance {key!r} of stack {stack!r}: {exc}")
+
+
+def instance_conflicts_glob(stack, version):
+    """The fleet ``Conflicts=`` glob that keeps two instances of one version off the same machine."""
+    return f"{stack}-instance-*@{version}.service"
+
+
+def _xfleet_edit(text, drop=(), add=()):
+    """Unit text with the ``[X-Fleet]`` options named in ``drop`` removed and the ``add`` lines appended there."""
+    sections = _split_sections(text)
+    xfleet = next((s for s in sections if s[0] == "X-Fleet"), None)
+    if xfleet is None:
+        xfleet = ("X-Fleet", [])
+        sections.append(xfleet)
+    lines = xfleet[1]
+    kept = [line for line in lines if line.strip().partition("=")[0].strip() not in drop]
+    while kept and not kept[-1].strip():
+        kept.pop()
+    lines[:] = kept + list(add) + [""]
+    return _join_sections(sections)
+
+
+def stack_instances(entry, stack, version, count=None, machines=None, taken=None):
+    """Expand the rendered service unit ``entry`` into the units of its instances.
+
+    ``count`` (``instances: N``): N units ``<stack>-instance-<i>@<version>.service`` (i = 1..N), each with
+    ``[X-Fleet] Conflicts=<stack>-instance-*@<version>.service`` so fleet never puts two of them on one machine.
+    The service unit must not be global.
+
+    ``machines`` (per-machine rolling of a global service; fleet_unit_info ``machines``): one unit
+    ``<stack>-machine-<id8>@<version>.service`` per machine the global unit's ``[X-Fleet]`` constraints select, its
+    ``Global=`` replaced by ``MachineID=<id>``.
+
+    ``taken``: the other unit names of the stack; one of them matching the instance names is an error. Every
+    returned entry is ``entry`` with ``fleet_name``, ``text``, ``instance`` (the number or the 8-character machine
+    id, written into the marker as ``Instance=``) and, per machine, ``machine_id``.
+    """
+    text = entry.get("text") or entry.get("content")
+    if not isinstance(text, str) or not text.strip():
+        _fail(f"service unit of stack {stack!r} has no content")
+    try:
+        options = _unitfile.parse(text)
+    except _unitfile.UnitFileError as exc:
+        _fail(f"service unit of stack {stack!r}: {exc}")
+    result = []
+    if machines is not None:
+        if not _unitfile.is_global(options):
+            _fail(f"stack {stack!r}: rolling mode per_machine needs a global service unit ([X-Fleet] Global=true); "
+                  f"use 'instances: N' for a non-global service")
+        eligible = _unitfile.expected_machines(options, machines)
+        if not eligible:
+            _fail(f"stack {stack!r}: no fleet machine matches the [X-Fleet] constraints of the service unit "
+                  f"(machines: {', '.join(m.get('id', '?')[:8] for m in machines) or 'none'})")
+        for machine in eligible:
+            key = machine["id"][:8]
+            name = instance_unit_name(stack, key, version, "machine")
+            result.append(dict(entry, fleet_name=name, instance=key, machine_id=machine["id"],
+                               text=_xfleet_edit(text, drop=("Global",), add=(f"MachineID={machine['id']}",))))
+    else:
+        try:
+            count = int(count)
+        except (TypeError, ValueError):
+            _fail(f"stack {stack!r}: instances must be a number, got {count!r}")
+        if count < 1:
+            _fail(f"stack {stack!r}: instances must be at least 1, got {count}")
+        if _unitfile.is_global(options):
+            _fail(f"stack {stack!r}: 'instances: {count}' needs a non-global service unit; remove [X-Fleet] Global=true "
+                  f"(or use rolling mode per_machine for a global service)")
+        glob = instance_conflicts_glob(stack, version)
+        for index in range(1, count + 1):
+            name = instance_unit_name(stack, index, version)
+            result.append(dict(entry, fleet_name=name, instance=str(index),
+                               text=_xfleet_edit(text, add=(f"Conflicts={glob}",))))
+    names = {unit["fleet_name"] for unit in result}
+    for other in taken or []:
+        if other in names or fnmatch.fnmatchcase(other, instance_conflicts_glob(stack, version)) \
+                or fnmatch.fnmatchcase(other, f"{stack}-machine-*@{version}.service"):
+            _fail(f"stack {stack!r}: unit {other!r} is named like an instance of the service; rename that unit "
+                  f"(names {stack}-instance-* and {stack}-machine-* are reserved for instances)")
+    return result
+
+
+def _instance_key(name, stack):
+    match = _INSTANCE_RE.match(name or "")
+    if not match or match.group("stack") != stack:
+        return None
+    return match.group("kind"), match.group("key")
+
+
+def stack_roll_plan(new_units, fleet_units, stack, version, batch_size=1, operations=None):
+    """Batches of a rolling replacement of a service's instances.
+
+    ``new_units``: the instance entries of this deploy (stack_instances, in order); ``fleet_units``: fleet_unit_info
+    ``units`` of the stack; ``operations``: ``{name: fleet_unit check-mode operation}`` of the new units.
+    Old instances are the launched units of the stack (marker ``Owner=houston.stack``, ``Stack=<stack>``) of another
+    version named like instances. New instance ``i`` (or on machine ``m``) replaces the old instance with the same
+    number (machine). The roll is in batches of ``batch_size`` when there is an old instance or a new unit replaced in
+    place; otherwise (first deploy) every instance is in one batch.
+
+    Returns ``{rolling, batches: [{index, count, new: [names], old: [{name, version, options, machines}]}],
+    leftover: [old instances without a new counterpart (stopped after the last batch)], old_versions}``.
+    """
+    try:
+        batch_size = int(batch_size)
+    except (TypeError, ValueError):
+        _fail(f"rolling batch_size must be a number, got {batch_size!r}")
+    if batch_size < 1:
+        _fail(f"rolling batch_size must be at least 1, got {batch_size}")
+    operations = operations or {}
+    old = {}
+    for unit in fleet_units or []:
+        marker = unit.get("marker") or {}
+        key = _instance_key(unit.get("name"), stack)
+        if key is None or marker.get("stack") != stack or marker.get("owner") != _naming.MARKER_OWNER:
+            continue
+        if marker.get("version") == version or unit.get("desired_state") != "launched":
+            continue
+        old.setdefault(key, []).append({"name": unit["name"], "version": marker.get("version"),
+                                        "options": unit.get("options") or [], "machines": unit.get("machines") or []})
+    new_keys = []
+    for unit in new_units or []:
+        key = _instance_key(unit.get("fleet_name"), stack)
+        if key is None:
+            _fail(f"unit {unit.get('fleet_name')!r} is not an instance of stack {stack!r}")
+        new_keys.append((unit["fleet_name"], key))
+    rolling = bool(old) or any(operations.get(name) == "replaced" for name, _key in new_keys)
+    size = batch_size if rolling else max(len(new_keys), 1)
+    batches = []
+    for start in range(0, len(new_keys), size):
+        chunk = new_keys[start:start + size]
+        batches.append({"new": [name for name, _key in chunk],
+                        "old": [unit for _name, key in chunk for unit in old.pop(key, [])]})
+    for index, batch in enumerate(batches, start=1):
+        batch.update(index=index, count=len(batches))
+    leftover = [unit for units in old.values() for unit in units]
+    old_versions = sorted({u["version"] for b in batches for u in b["old"]} | {u["version"] for u in leftover})
+    return {"rolling": rolling, "batches": batches, "leftover": leftover, "old_versions": old_versions}
 
 
 def stack_status_rows(units):
@@ -330,6 +489,8 @@ class FilterModule:
             "stack_keep_units": stack_keep_units,
             "stack_redeploy_plan": stack_redeploy_plan,
             "stack_status_rows": stack_status_rows,
+            "stack_instances": stack_instances,
+            "stack_roll_plan": stack_roll_plan,
             "stack_versions_by_machine": stack_versions_by_machine,
             "status_line": status_line,
             "consul_health_rows": consul_health_rows,
