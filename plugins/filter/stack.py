@@ -415,6 +415,20 @@ def stack_roll_plan(new_units, fleet_units, stack, version, batch_size=1, operat
     return {"rolling": rolling, "batches": batches, "leftover": leftover, "old_versions": old_versions}
 
 
+def stack_applied(results, loop_var):
+    """What a looped fleet_unit launch did, as present.yml remembers it: ``[{name, operation, service, instance,
+    machines, elapsed}]`` from the loop's ``results`` (each carrying its unit entry under ``loop_var``)."""
+    applied = []
+    for result in results or []:
+        unit = result.get(loop_var) or {}
+        if result.get("skipped"):
+            continue
+        applied.append({"name": unit.get("fleet_name"), "operation": result.get("operation", "none"),
+                        "service": bool(unit.get("service")), "instance": unit.get("instance"),
+                        "machines": result.get("machines") or [], "elapsed": result.get("elapsed", 0)})
+    return applied
+
+
 def stack_status_rows(units):
     """Flatten fleet_unit_info ``units`` into rows ``{unit, version, stack, machine_id, ip, state}``."""
     rows = []
@@ -491,6 +505,7 @@ class FilterModule:
             "stack_status_rows": stack_status_rows,
             "stack_instances": stack_instances,
             "stack_roll_plan": stack_roll_plan,
+            "stack_applied": stack_applied,
             "stack_versions_by_machine": stack_versions_by_machine,
             "status_line": status_line,
             "consul_health_rows": consul_health_rows,
