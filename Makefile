@@ -13,6 +13,8 @@ COLLECTIONS := $(CURDIR)/.cache/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/houston/stack
 ANSIBLE_TEST_REQUIREMENTS := $(VENV)/lib/python3.11/site-packages/ansible_test/_internal/python_requirements.py
 PYTEST_ARGS ?=
+# Integration test files run in parallel, each worker on its own lab (a test file stays on one worker).
+TEST_WORKERS ?= 2
 SANITY_ARGS ?=
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
@@ -82,11 +84,11 @@ docs-lint: $(STAMP)
 	ANSIBLE_COLLECTIONS_PATH="$$tmp" antsibull-docs lint-collection-docs --plugin-docs "$$tree"
 
 unit: $(STAMP) collections-link
-	pytest tests/unit $(PYTEST_ARGS)
+	pytest -n $(TEST_WORKERS) tests/unit $(PYTEST_ARGS)
 
 integration: $(STAMP) collections-link
 	paths=""; for d in tests/integration tests/lab; do [ -d "$$d" ] && paths="$$paths $$d"; done; \
-	pytest $$paths $(PYTEST_ARGS)
+	pytest -n $(TEST_WORKERS) --dist loadfile $$paths $(PYTEST_ARGS)
 
 molecule: $(STAMP) collections-link
 	molecule test --all
