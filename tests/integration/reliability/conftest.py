@@ -24,14 +24,13 @@ MASTER_TOKEN = "6d1a3c52-0d1f-4c55-9b11-8f2f6e6a1e01"
 
 @pytest.fixture(scope="session")
 def rel_files(tmp_path_factory) -> Path:
-    """The stacks' files directory: svc.py plus generated files (a huge one, a binary one, one over 512 KiB)."""
+    """The stacks' files directory: svc.py plus generated files (a huge one, one over 512 KiB)."""
     files = tmp_path_factory.mktemp("rel-files")
     shutil.copy2(FIXTURES / "files" / "svc.py", files / "svc.py")
     with open(files / "huge.txt", "wb") as handle:  # over the 64 MiB cap of consul_archive
         handle.truncate(65 * 1024 * 1024)
         handle.seek(0)
         handle.write(b"huge\n")
-    (files / "binary.bin").write_bytes(bytes(range(256)) * 4)
     # ~900 KiB of text that does not compress below Consul's 512 KiB value limit
     (files / "big.bin").write_bytes(base64.b64encode(os.urandom(700 * 1024)) + b"\n")
     return files
