@@ -37,19 +37,28 @@ TimeoutStopSec=10
 [X-Fleet]
 MachineMetadata=role=app
 %(extra)s"""
-INVENTORY_VARS = {
-    "ansible_python_interpreter": sys.executable,
-    "houston_environment": "lab",
-    "houston_fleet_endpoint": "{{ lookup('ansible.builtin.env', 'FLEETCTL_ENDPOINT') }}",
-    "houston_consul_address": "{{ lookup('ansible.builtin.env', 'CONSUL_HTTP_ADDR') }}",
-    "houston_services": {
-        "roll": {"keep_versions": 0, "instances": 3,
-                 "rolling": {"batch_size": 1, "max_unavailable": 1, "rollback_on_failure": True},
-                 "service": {"content": SERVICE % {"app": APP, "extra": ""}}},
-        "rollg": {"keep_versions": 0, "rolling": {"mode": "per_machine"},
-                  "service": {"content": SERVICE % {"app": APP, "extra": "Global=true\n"}}},
-    },
-}
+
+
+def inventory_vars(lab):
+    """The test inventory: the service unit templates are written into the lab directory."""
+    templates = Path(lab.lab_dir, "templates")
+    templates.mkdir(exist_ok=True)
+    Path(templates, "roll.service.j2").write_text(SERVICE % {"app": APP, "extra": ""}, encoding="utf-8")
+    Path(templates, "rollg.service.j2").write_text(SERVICE % {"app": APP, "extra": "Global=true\n"}, encoding="utf-8")
+    return {
+        "ansible_connection": "local",
+        "ansible_python_interpreter": sys.executable,
+        "houston_environment": "lab",
+        "houston_fleet_endpoint": "{{ lookup('ansible.builtin.env', 'FLEETCTL_ENDPOINT') }}",
+        "houston_consul_address": "{{ lookup('ansible.builtin.env', 'CONSUL_HTTP_ADDR') }}",
+        "houston_services": {
+            "roll": {"keep_versions": 0, "instances": 3,
+                     "rolling": {"batch_size": 1, "max_unavailable": 1, "rollback_on_failure": True},
+                     "service": {"template": str(templates / "roll.service.j2")}},
+            "rollg": {"keep_versions": 0, "rolling": {"mode": "per_machine"},
+                      "service": {"template": str(templates / "rollg.service.j2")}},
+        },
+    }
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +77,7 @@ def lab(tmp_path_factory):
 
 
 def deploy(lab, stack, version, **extra_vars):
-    inventory = {"all": {"hosts": {"localhost": {"ansible_connection": "local"}}, "vars": INVENTORY_VARS}}
+    inventory = {"all": {"hosts": {"localhost": {}}, "vars": inventory_vars(lab)}}
     rc, out, err, recap = run_playbook("houston.stack.deploy", inventory=inventory,
                                        extra_vars={"stack": stack, "version": version, **extra_vars},
                                        env=lab_environment(lab))
