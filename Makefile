@@ -22,12 +22,13 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help venv lab-up lab-down lab-status demo sanity lint docs-lint unit integration molecule build \
-	changelog-lint test collections-link
+	changelog-lint test collections-link bench bench-readme soak
 
 help:
 	@echo "make demo            lab up (real Consul + fleetlab) and the example deploy"
 	@echo "make test            all gates: sanity lint docs-lint unit integration molecule build changelog-lint"
 	@echo "make lab-up|lab-down|lab-status   the local lab (LAB_DIR, LAB_NET, LAB_MACHINES ... see README)"
+	@echo "make bench           deploy speed vs the floor, Houston 0.3.0 and at scale (README table: make bench-readme)"
 	@echo "make venv            create .venv with requirements-dev.txt"
 
 # --- environment ------------------------------------------------------------------------------
@@ -100,5 +101,14 @@ build: $(STAMP)
 
 changelog-lint: $(STAMP)
 	antsibull-changelog lint
+
+# --- benchmark ------------------------------------------------------------------------------
+# The example stack on its own lab against the floor and Houston 0.3.0, and fleetlab's virtual
+# mode at scale: writes bench/results/latest.json and latest.md (see bench/README.md).
+bench: $(STAMP) collections-link
+	$(PY) -m bench
+
+bench-readme: $(STAMP)
+	$(PY) -m bench readme README.md
 
 test: sanity lint docs-lint unit integration molecule build changelog-lint
