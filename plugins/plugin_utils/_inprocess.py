@@ -41,6 +41,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 import traceback
 import urllib.request
 from collections.abc import Sequence
@@ -228,9 +229,11 @@ def run_in_process(action, module_name, module_args, task_vars):
         raise AnsibleError(f"Failed to serialize arguments for the {module_name!r} module.") from e
     environment = {}
     action._compute_environment_string(environment)
+    started = time.monotonic()
     with _target_process(environment, None if keep else tmpdir) as (stdout, stderr):
         rc, path = _run_main(module_fqn, params, profile)
-    display.vvv(f"houston.stack: ran {module_name} in-process from {path} (rc={rc})", host=action._play_context.remote_addr)
+    display.vvv(f"houston.stack: ran {module_name} in-process from {path} (rc={rc}, {time.monotonic() - started:.3f}s)",
+                host=action._play_context.remote_addr)
 
     data = action._parse_returned_data(dict(rc=rc, stdout=stdout.getvalue(), stderr=stderr.getvalue()), profile)
     # the rest of ActionBase._execute_module's post-processing
@@ -260,6 +263,16 @@ def execute_module(action, module_name, module_args, task_vars):
     return result
 
 
+def preload(leaf):
+    """Import module ``leaf`` (and so its module_utils and ansible's urls) ahead of time, best effort.
+
+    Strategies load the action class in the controller process before forking the task workers, so what
+    is imported here is inherited by every worker instead of being imported again by each one.
+    """
+    with contextlib.suppress(Exception):
+        importlib.import_module(f"{COLLECTION_PACKAGE}.plugins.modules.{leaf}")
+
+
 class ModuleAction(ActionBase):
     """Base of the collection's thin action plugins: run module ``MODULE`` with the task's arguments."""
 
@@ -267,6 +280,11 @@ class ModuleAction(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True
     _supports_async = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.MODULE:
+            preload(cls.MODULE)
 
     @property
     def module_name(self):
