@@ -351,8 +351,8 @@ def stack_instances(entry, stack, version, count=None, machines=None, taken=None
                                text=_xfleet_edit(text, add=(f"Conflicts={glob}",))))
     names = {unit["fleet_name"] for unit in result}
     for other in taken or []:
-        if other in names or fnmatch.fnmatchcase(other, instance_conflicts_glob(stack, version)) \
-                or fnmatch.fnmatchcase(other, f"{stack}-machine-*@{version}.service"):
+        if other in names or _instance_key(other, stack) is not None \
+                or fnmatch.fnmatchcase(other, instance_conflicts_glob(stack, version)):
             _fail(f"stack {stack!r}: unit {other!r} is named like an instance of the service; rename that unit "
                   f"(names {stack}-instance-* and {stack}-machine-* are reserved for instances)")
     return result
