@@ -31,7 +31,7 @@ SERVICE = """[Unit]
 Description=Rolling test service {{ stack }} version {{ version }}
 
 [Service]
-ExecStart=/usr/bin/env python3 %(app)s --service {{ consul_service }} --id %%n --version {{ version }}
+ExecStart=/usr/bin/env python3 %(app)s --service {{ consul_service }} --id %%n --version {{ version }} {{ app_args | default('') }}
 TimeoutStopSec=10
 
 [X-Fleet]
@@ -207,6 +207,27 @@ def test_failing_batch_stops_the_roll_and_rolls_back(lab):
     assert history[0]["version"] == "v3" and history[0]["result"] == "failed"
     assert kv_json(lab, "houston/roll/current") in ("v2", '"v2"')
     assert lock_session(lab, "roll") is None
+
+
+def test_unhealthy_batch_without_rollback_keeps_the_replaced_batches(lab):
+    # Instance 2 of v4 runs but never passes its Consul check: batch 2 stops the roll at the Consul gate.
+    rc, out, err, recap = deploy(lab, "roll", "v4", houston_variables={"app_args": "--unhealthy-unit roll-instance-2@v4.service"},
+                                 houston_rolling={"rollback_on_failure": False}, houston_consul_wait_timeout=8)
+    assert rc != 0
+    message = out + err
+    assert "stopped at batch 2/3" in message and "roll-instance-2@v4.service" in message
+    assert "No rollback" in message
+    rows, _units = instances(lab, "roll")
+    ips = {m["id"]: m["ip"] for m in lab.machines}
+    failed_machine = next(m for m in lab.machines if m["id"][:8] in message.split("fleet now reports:")[1][:300])
+    assert failed_machine["ip"] in message, "the failed unit's machine is named"
+    assert "roll-instance-2@v4.service" not in rows, "the failed batch is removed"
+    assert [r[0][1] for r in (rows["roll-instance-1@v4.service"], rows["roll-instance-2@v2.service"],
+                              rows["roll-instance-3@v2.service"])] == ["active"] * 3
+    assert rows["roll-instance-1@v2.service"][0][1] == "inactive", "replaced, stays stopped"
+    assert sorted(tag for _ip, tag in passing(lab, "roll")) == ["v2", "v2", "v4"]
+    assert kv_json(lab, "houston/roll/history")[0]["result"] == "failed"
+    assert ips
 
 
 def test_global_service_rolls_machine_by_machine(lab):

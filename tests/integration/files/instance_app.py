@@ -6,7 +6,8 @@
 
 Serves HTTP on the machine IP ($COREOS_PUBLIC_IPV4) on a free port, registers in the machine's Consul agent
 ($CONSUL_HTTP_ADDR) as service ``--service`` with ID ``--id`` (the unit name), tags ``[version, id]`` and an HTTP
-check on /health, and deregisters when stopped (SIGTERM). ``--unhealthy`` makes /health answer 500.
+check on /health, and deregisters when stopped (SIGTERM). ``--unhealthy-unit NAME`` makes /health answer 500 in the
+instance whose ``--id`` is NAME.
 """
 import argparse
 import json
@@ -32,15 +33,16 @@ def main():
     parser.add_argument("--service", required=True)
     parser.add_argument("--id", required=True)
     parser.add_argument("--version", required=True)
-    parser.add_argument("--unhealthy", action="store_true")
+    parser.add_argument("--unhealthy-unit", default="")
     args = parser.parse_args()
+    unhealthy = args.unhealthy_unit == args.id
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, fmt, *fmt_args):
             pass
 
         def do_GET(self):
-            status = 500 if (self.path == "/health" and args.unhealthy) else 200
+            status = 500 if (self.path == "/health" and unhealthy) else 200
             body = json.dumps({"id": args.id, "version": args.version}).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
