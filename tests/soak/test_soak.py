@@ -67,7 +67,8 @@ def test_sequential_deploys_do_not_grow_keys_or_units(virtual_lab, soak_inventor
     playbook.write_text(json.dumps([{
         "name": "Deploy one stack many times in a row", "hosts": "localhost", "gather_facts": False,
         "tasks": [{"name": "Deploy a version", "ansible.builtin.include_role": {"name": "houston.stack.service_stack"},
-                   "vars": {"service_stack_name": stack, "service_stack_version": "s{{ '%04d' % item }}"},
+                   "vars": {"service_stack_name": stack, "service_stack_version": "s{{ '%04d' % item }}",
+                            "stack": stack, "version": "s{{ '%04d' % item }}"},
                    "loop": "{{ range(first, last) | list }}"}]}]), encoding="utf-8")
     counts = []
     started = time.monotonic()
