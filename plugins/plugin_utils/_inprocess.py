@@ -75,7 +75,7 @@ def _same_interpreter(path):
     """True when ``path`` runs the controller's Python with the controller's packages (same venv)."""
     path = os.path.abspath(os.path.expanduser(path))
     controller = os.path.abspath(sys.executable)
-    if os.path.dirname(path) != os.path.dirname(controller):
+    if os.path.realpath(os.path.dirname(path)) != os.path.realpath(os.path.dirname(controller)):
         return False  # a venv's python and the base python it links to see different packages
     try:
         return os.path.samefile(path, controller)
