@@ -9,6 +9,7 @@
 - ``unit_require``: inject ``Requires=``/``After=`` on the previous unit of the chain (Houston's dependency injection).
 - ``unit_marker``: append the ``[X-Houston]`` ownership marker.
 - ``stack_keep_units``: the unit names a prune must keep (this deploy and the previous successful versions).
+- ``stack_unit_operations``: what fleet_unit would do to each unit of a chain, from one read of fleet's units.
 - ``stack_redeploy_plan``: which units a deploy creates, replaces or must restart because a unit they require changes.
 - ``stack_status_rows``: one row per unit and machine, for status reports.
 - ``stack_instances``: the units of a service with ``instances: N`` or with per-machine rolling (MachineID-pinned).
@@ -22,7 +23,7 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.houston.stack.plugins.module_utils import _naming, _unitfile
+from ansible_collections.houston.stack.plugins.module_utils import _naming, _unitfile, _unitplan
 
 # Houston's UNIT_PATTERN, with the environment suffix kept as a list of key:value pairs.
 _ENTRY_RE = re.compile(r"^(?P<name>[^:\[\]\s]+)(?::(?P<version>[^\[\]\s]+))?(?:\[(?P<expr>[^\]]*)\])?$")
@@ -231,6 +232,29 @@ def stack_keep_units(history, current_units, keep_versions=1, version=None):
             if name not in keep:
                 keep.append(name)
     return keep
+
+
+def stack_unit_operations(units, fleet_units, state="launched"):
+    """What a fleet_unit task with ``state`` would do to each unit of ``units`` (``[{fleet_name, content}]``).
+
+    ``fleet_units``: the units fleet knows, as fleet_unit_info returns them (``name``, ``options``,
+    ``desired_state``). The content of every unit is checked the way fleet_unit checks it (unit name, syntax,
+    [X-Fleet] options), so an invalid unit fails the plan before anything is touched. Returns the operations
+    (created, replaced, state_changed, none) in the order of ``units``.
+    """
+    known = {u.get("name"): u for u in fleet_units or []}
+    operations = []
+    for entry in units or []:
+        name = entry.get("fleet_name")
+        try:
+            desired = _unitplan.desired_options(name, state, content=entry.get("content"))
+        except _unitfile.UnitFileError as e:
+            _fail(str(e))
+        existing = known.get(name)
+        operations.append(_unitplan.operation(None if existing is None else existing.get("options") or [],
+                                              None if existing is None else existing.get("desired_state"),
+                                              desired, state))
+    return operations
 
 
 def stack_redeploy_plan(names, operations):
@@ -501,6 +525,7 @@ class FilterModule:
             "unit_marker": unit_marker,
             "stack_chain": stack_chain,
             "stack_keep_units": stack_keep_units,
+            "stack_unit_operations": stack_unit_operations,
             "stack_redeploy_plan": stack_redeploy_plan,
             "stack_status_rows": stack_status_rows,
             "stack_instances": stack_instances,

@@ -85,14 +85,20 @@ class DeployLock:
     def state(self, index=None, wait=None):
         """(holding session or None, holder dict or None, X-Consul-Index)."""
         entry, consul_index = self.client.kv_get(self.key, index=index, wait=wait)
+        holding, holder = self.read_entry(entry)
+        return holding, holder, consul_index
+
+    @staticmethod
+    def read_entry(entry):
+        """(holding session or None, holder dict or None) of the lock key's KV entry (None: no key)."""
         if entry is None:
-            return None, None, consul_index
+            return None, None
         raw = decode_value(entry)
         try:
             holder = json.loads(raw) if raw else None
         except ValueError:
             holder = {"value": raw.decode("utf-8", "replace")}
-        return entry.get("Session") or None, holder, consul_index
+        return entry.get("Session") or None, holder
 
     def create_session(self, ttl):
         if not MIN_TTL <= ttl <= MAX_TTL:

@@ -134,6 +134,19 @@ keeper_pid:
   description: Pid of the keeper process renewing the session (on the controller).
   returned: when a keeper was started
   type: int
+held:
+  description:
+    - Whether a session held the lock when the module looked at it (in check mode, or before an acquire waited).
+  returned: when state=acquired
+  type: bool
+lock_index:
+  description:
+    - Consul's C(LockIndex) of the lock key (how many times it was acquired; V(0) when the key does not exist):
+      in check mode as it is now, after an acquire as this acquire left it. An acquire whose RV(lock_index) is one
+      more than a check-mode RV(lock_index) read earlier proves that nobody held the lock in between.
+  returned: when state=acquired
+  type: int
+  sample: 12
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -153,15 +166,17 @@ def keeper_config(client, params, session):
 
 def acquire(module, client, lock):
     params = module.params
-    holding, current, _index = lock.state()
+    entry, _index = client.kv_get(lock.key)
+    holding, current = lock.read_entry(entry)
+    seen = dict(held=bool(holding), lock_index=int((entry or {}).get("LockIndex") or 0))
     if params["session"] and holding == params["session"]:
         if not module.check_mode and not client.session_renew(params["session"]):
             module.fail_json(msg=f"session {params['session']} holds {lock.key!r} but Consul cannot renew it")
-        return dict(changed=False, key=lock.key, session=params["session"], holder=current or {}, waited=0.0)
+        return dict(changed=False, key=lock.key, session=params["session"], holder=current or {}, waited=0.0, **seen)
     if module.check_mode:
         if holding:
             module.warn(f"deploy lock {lock.key!r} is held by {describe_holder(current, holding)}")
-        return dict(changed=True, key=lock.key, holder=current or {}, waited=0.0)
+        return dict(changed=True, key=lock.key, holder=current or {}, waited=0.0, **seen)
     controller = find_controller() if params["keeper"] else None
     if params["keeper"] and controller is None:
         module.warn("no ansible-playbook process found among this module's ancestors: the lock is not renewed "
@@ -184,7 +199,9 @@ def acquire(module, client, lock):
         stop_keeper(keeper_pid, session)
         client.session_destroy(session)
         raise
-    result = dict(changed=True, key=lock.key, session=session, holder=holder, waited=round(waited, 3))
+    entry, _index = client.kv_get(lock.key)
+    result = dict(changed=True, key=lock.key, session=session, holder=holder, waited=round(waited, 3),
+                  held=seen["held"], lock_index=int((entry or {}).get("LockIndex") or 0))
     if keeper_pid:
         result["keeper_pid"] = keeper_pid
     return result

@@ -245,8 +245,9 @@ import copy
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.houston.stack.plugins.module_utils import _unitfile as unitfile
+from ansible_collections.houston.stack.plugins.module_utils import _unitplan as unitplan
 from ansible_collections.houston.stack.plugins.module_utils._fleet import (
-    FLEET_ARGSPEC, FleetClient, FleetError, check_unit_name, describe_row, is_template, state_row,
+    FLEET_ARGSPEC, FleetClient, FleetError, describe_row, state_row,
 )
 from ansible_collections.houston.stack.plugins.module_utils._wait import DONE, FAILED, PENDING, WAIT_ARGSPEC, get_waiter
 
@@ -279,15 +280,9 @@ def argument_spec():
 
 def plan(existing, desired_options, state):
     """The operation that brings ``existing`` (fleet unit or None) to ``desired_options`` in ``state``."""
-    if state == "absent":
-        return "deleted" if existing else "none"
     if existing is None:
-        return "created"
-    if not unitfile.same_content(existing.get("options") or [], desired_options):
-        return "replaced"
-    if existing.get("desiredState") != state:
-        return "state_changed"
-    return "none"
+        return unitplan.operation(None, None, desired_options, state)
+    return unitplan.operation(existing.get("options") or [], existing.get("desiredState"), desired_options, state)
 
 
 class FleetUnit:
@@ -301,17 +296,7 @@ class FleetUnit:
         self.machines_by_id = None
 
     def desired_options(self):
-        if self.params["content"] is not None:
-            try:
-                options = unitfile.parse(self.params["content"])
-            except unitfile.UnitFileError as e:
-                raise unitfile.UnitFileError(f"content of unit {self.name!r}: {e}") from e
-        else:
-            options = self.params["options"]
-        try:
-            return unitfile.validate(unitfile.check_options(options))
-        except unitfile.UnitFileError as e:
-            raise unitfile.UnitFileError(f"unit {self.name!r}: {e}") from e
+        return unitplan.desired_options(self.name, self.state, self.params["content"], self.params["options"])
 
     def machines(self):
         if self.machines_by_id is None:
@@ -346,13 +331,7 @@ class FleetUnit:
         }
 
     def run(self):
-        try:
-            check_unit_name(self.name)
-        except ValueError as e:
-            raise unitfile.UnitFileError(str(e)) from e
-        if is_template(self.name) and self.state in ("launched", "loaded"):
-            raise unitfile.UnitFileError(f"unit {self.name!r} is a template; fleet cannot set it {self.state}")
-        desired = self.desired_options() if self.state != "absent" else None
+        desired = self.desired_options()
         existing = self.client.unit(self.name)
         operation = plan(existing, desired, self.state)
         wait = self.params["wait"] if self.params["wait"] is not None else self.state == "launched"
