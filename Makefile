@@ -29,6 +29,7 @@ help:
 	@echo "make test            all gates: sanity lint docs-lint unit integration molecule build changelog-lint"
 	@echo "make lab-up|lab-down|lab-status   the local lab (LAB_DIR, LAB_NET, LAB_MACHINES ... see README)"
 	@echo "make bench           deploy speed vs the floor, Houston 0.3.0 and at scale (README table: make bench-readme)"
+	@echo "make soak            load tests (concurrent stacks, 200 sequential deploys)"
 	@echo "make venv            create .venv with requirements-dev.txt"
 
 # --- environment ------------------------------------------------------------------------------
@@ -101,6 +102,10 @@ build: $(STAMP)
 
 changelog-lint: $(STAMP)
 	antsibull-changelog lint
+
+# Load: 20 stacks at once on 30 virtual machines, 200 deploys in a row (tests/soak; see docs/reliability.md).
+soak: $(STAMP) collections-link
+	pytest tests/soak -s $(PYTEST_ARGS)
 
 # --- benchmark ------------------------------------------------------------------------------
 # The example stack on its own lab against the floor and Houston 0.3.0, and fleetlab's virtual
