@@ -141,8 +141,8 @@ held:
   type: bool
 lock_index:
   description:
-    - Consul's C(LockIndex) of the lock key (how many times it was acquired; V(0) when the key does not exist):
-      in check mode as it is now, after an acquire as this acquire left it. An acquire whose RV(lock_index) is one
+    - Consul's C(LockIndex) of the lock key (how many times it was acquired; V(0) when the key does not exist).
+    - In check mode as it is now, after an acquire as this acquire left it. An acquire whose RV(lock_index) is one
       more than a check-mode RV(lock_index) read earlier proves that nobody held the lock in between.
   returned: when state=acquired
   type: int
