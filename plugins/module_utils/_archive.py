@@ -17,6 +17,7 @@ Readers (the extraction unit) only trust an archive whose manifest exists, and v
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import binascii
 import gzip
 import hashlib
@@ -30,6 +31,7 @@ from ansible_collections.houston.stack.plugins.module_utils._consul import Consu
 from ansible_collections.houston.stack.plugins.module_utils._naming import archive_unit_name, marker_text
 
 CHUNK_SIZE = 512 * 1024 - 1024
+UPLOAD_WORKERS = 4  # chunks written at the same time
 DEFAULT_MAX_SIZE = 64 * 1024 * 1024
 MANIFEST_FORMAT = 1
 ARCHIVE_MTIME = 0
@@ -263,11 +265,19 @@ class ArchiveStore:
             # a manifest whose chunks are gone: withdraw it first so no reader trusts it while chunks are rewritten
             self.client.kv_delete(manifest_key(self.prefix, sha), cas=index)
             done.append(("delete", manifest_key(self.prefix, sha)))
-        for i, chunk in enumerate(split_chunks(data, manifest["chunk_size"])):
-            key = chunk_key(self.prefix, sha, i)
-            if not self.client.kv_put(key, chunk):
-                raise ConsulError(f"write of archive chunk {key!r} was refused by Consul {self.client.url}")
-            done.append(("put", key))
+        chunks = split_chunks(data, manifest["chunk_size"])
+        keys = [chunk_key(self.prefix, sha, i) for i in range(len(chunks))]
+
+        def put(index):
+            if not self.client.kv_put(keys[index], chunks[index]):
+                raise ConsulError(f"write of archive chunk {keys[index]!r} was refused by Consul {self.client.url}")
+
+        # The chunks are independent keys: write a few at a time (each PUT waits for a Raft commit). Nothing reads
+        # them before the manifest below is committed, which happens only once every chunk is stored.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(UPLOAD_WORKERS, len(chunks))) as pool:
+            for future in [pool.submit(put, i) for i in range(len(chunks))]:
+                future.result()
+        done.extend(("put", key) for key in keys)
         ops = []
         if session:
             ops.append({"Verb": "check-session", "Key": lock_key, "Session": session})
@@ -356,9 +366,12 @@ _PRELUDE = (
 _STEPS = [
     ("ExecStartPre", 'c --create-dirs -o "$$d/manifest" "$$a/v1/kv/$$HOUSTON_ARCHIVE_KEY/manifest?raw" '
                      '|| { echo "archive $$HOUSTON_ARCHIVE_KEY has no manifest at $$a" >&2; exit 1; }'),
-    ("ExecStartPre", ': > "$$d/archive.tar.gz" || exit 1; i=0; while [ "$$i" -lt "$$HOUSTON_ARCHIVE_CHUNKS" ]; do '
-                     'c "$$a/v1/kv/$$HOUSTON_ARCHIVE_KEY/chunks/$$i?raw" >> "$$d/archive.tar.gz" '
-                     '|| { echo "download of chunk $$i failed" >&2; exit 1; }; i=$$((i+1)); done'),
+    # One curl fetches the chunks, 8 at a time, each into its own file (URL globbing), then joins them in order.
+    ("ExecStartPre", 'm=$$((HOUSTON_ARCHIVE_CHUNKS-1)); c --parallel --parallel-max 8 -o "$$d/chunk.#1" '
+                     '"$$a/v1/kv/$$HOUSTON_ARCHIVE_KEY/chunks/[0-$$m]?raw" '
+                     '|| { echo "download of the chunks of $$HOUSTON_ARCHIVE_KEY failed" >&2; exit 1; }; '
+                     'curl -fsS "file://$$d/chunk.[0-$$m]" > "$$d/archive.tar.gz" || exit 1; '
+                     'i=0; while [ "$$i" -le "$$m" ]; do : > "$$d/chunk.$$i"; i=$$((i+1)); done'),
     ("ExecStartPre", 'echo "$$HOUSTON_ARCHIVE_SHA256  $$d/archive.tar.gz" | sha256sum -c --status - '
                      '|| { echo "archive $$HOUSTON_ARCHIVE_KEY: sha256 mismatch" >&2; exit 1; }'),
     ("ExecStartPre", 'tar -tzf "$$d/archive.tar.gz" > "$$d/members" || exit 1; while IFS= read -r m; do case "$$m" in '
