@@ -8,7 +8,7 @@ v1 -> v2 batch by batch while Consul is watched, then v3 failing at its second b
 rolled back to v2. ``rollg``: a global service rolled machine by machine (``rolling: {mode: per_machine}``).
 
 The tests of this module run in order and build on each other.
-Run: TEST_LAB_NET=127.0.13 .venv/bin/pytest tests/integration/test_instances_rolling.py -x
+Run: TEST_INSTANCES_LAB_NET=127.0.13 .venv/bin/pytest tests/integration/test_instances_rolling.py -x
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ import pytest
 import requests
 
 from lab.cluster import Lab, LabConfig, LabInfo
+from tests.conftest import lab_net_for
 from tests.integration.stack_helpers import fleet, fleetlab_admin, kv_json, lock_session, report
 from tests.support import lab_environment, run_playbook
 
@@ -61,11 +62,20 @@ def inventory_vars(lab):
     }
 
 
+def module_lab_net(config):
+    """TEST_INSTANCES_LAB_NET, else the session lab's net (tests/conftest.py) with 40 added to the third octet, so
+    this module's lab never shares addresses with the session lab of the same pytest worker."""
+    if os.environ.get("TEST_INSTANCES_LAB_NET"):
+        return os.environ["TEST_INSTANCES_LAB_NET"]
+    first, second, third = lab_net_for(config).split(".")
+    return f"{first}.{second}.{(int(third) + 40) % 250}"
+
+
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """A private 4-machine lab on TEST_LAB_NET (default 127.0.13) for this module."""
+def lab(request, tmp_path_factory):
+    """A private 4-machine lab for this module (see module_lab_net)."""
     lab_dir = tmp_path_factory.mktemp("lab-inst")
-    config = LabConfig.from_env({"LAB_DIR": str(lab_dir), "LAB_NET": os.environ.get("TEST_LAB_NET") or "127.0.13",
+    config = LabConfig.from_env({"LAB_DIR": str(lab_dir), "LAB_NET": module_lab_net(request.config),
                                  "LAB_MACHINES": "4", "LAB_METADATA": json.dumps(METADATA),
                                  "LAB_CACHE": os.environ.get("LAB_CACHE", "")})
     cluster = Lab(config, out=sys.stderr)
