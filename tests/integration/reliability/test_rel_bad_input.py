@@ -102,15 +102,7 @@ CASES = [
 
 
 # Cases that fail because of a bug in the roles or plugins (reported to their owners).
-KNOWN_BUGS = {
-    "files-content-and-src": "roles/stack_deploy/tasks/render.yml (Render the stack's files): an entry with both "
-                             "content and src is not refused; src silently wins and the stack deploys",
-    "environment-filter-matches-nothing": "plugins/filter/stack.py stack_units + roles/stack_deploy: a stack whose "
-                                          "every unit is filtered out by environment deploys an empty stack (rc 0) "
-                                          "instead of failing",
-    "keep-versions-negative": "roles/service_stack/meta/argument_specs.yml keep_versions has no minimum: -1 is "
-                              "accepted and the stack is deployed",
-}
+KNOWN_BUGS: dict = {}
 PARAMS = [pytest.param(c, id=c[0], marks=[pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[c[0]])] if c[0] in KNOWN_BUGS
                        else []) for c in CASES]
 
