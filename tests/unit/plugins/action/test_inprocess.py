@@ -40,7 +40,6 @@ CONTENT = "[Unit]\nDescription=in-process test\n\n[Service]\nExecStart=/bin/slee
 TOKEN = "tok-5e11ae6b-d0c3-4d1e-a7c5-8f0f2b1c3d44"
 
 
-
 def make_action(module, args, check=False, diff=False, no_log=False, task_vars=None):
     """The houston.stack action plugin of ``module`` for a task on localhost over the local connection,
     as ansible's TaskExecutor builds it; returns (action, task_vars)."""
