@@ -4,17 +4,18 @@
 
 # Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
 
-"""One HTTP transport for the fleet and Consul clients: open_url, unix sockets, TLS, bounded retries."""
+"""One HTTP transport for the fleet and Consul clients: ansible's urls.Request, unix sockets, TLS, bounded retries."""
 
 from __future__ import annotations
 
 import json
 import socket
+import ssl
 import time
 from urllib.error import HTTPError, URLError
 from urllib.parse import quote
 
-from ansible.module_utils.urls import open_url
+from ansible.module_utils.urls import Request, make_context
 
 RETRY_STATUSES = frozenset((502, 503, 504))
 
@@ -71,6 +72,18 @@ class HttpTransport:
         else:
             self.unix_socket = None
             self.base_url = self.endpoint if "://" in self.endpoint else "http://" + self.endpoint
+        self._context = None
+
+    def _ssl_context(self):
+        # open_url builds a new TLS context (loading the system CA bundle) for every request, https or not.
+        # One context per transport; plain http and unix sockets get a bare one that is never used.
+        if self._context is None:
+            if self.base_url.startswith("https://"):
+                self._context = make_context(cafile=self.ca_path, validate_certs=self.validate_certs,
+                                             client_cert=self.client_cert, client_key=self.client_key)
+            else:
+                self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        return self._context
 
     def request(self, method, path, body=None, headers=None, timeout=None, operation=None, retry=True):
         """Return (status, body bytes, headers dict). ``body`` may be bytes, str, or a JSON-serialisable value."""
@@ -86,11 +99,11 @@ class HttpTransport:
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:
-                response = open_url(
-                    url, method=method, data=body, headers=all_headers,
+                response = Request().open(
+                    method, url, data=body, headers=all_headers,
                     timeout=timeout or self.timeout, validate_certs=self.validate_certs,
-                    ca_path=self.ca_path, client_cert=self.client_cert, client_key=self.client_key,
                     unix_socket=self.unix_socket, follow_redirects="none", use_proxy=self.unix_socket is None,
+                    use_netrc=False, context=self._ssl_context(),
                 )
                 return response.status, response.read(), dict(response.headers.items())
             except HTTPError as e:
