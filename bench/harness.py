@@ -74,7 +74,7 @@ class Lab:
         self._run("up")
         for line in (self.lab_dir / "env").read_text(encoding="utf-8").splitlines():
             if line.startswith("export "):
-                key, _, value = line[len("export "):].partition("=")
+                key, _sep, value = line[len("export "):].partition("=")
                 self.env[key] = shlex.split(value)[0] if value else ""
         self.machines = json.loads((self.lab_dir / "machines.json").read_text(encoding="utf-8"))
         log(f"lab {self.lab_dir} up in {time.monotonic() - started:.1f}s (virtual={self.virtual or 0})")
@@ -210,7 +210,7 @@ def ansible_startup(lab: Lab, proxy: CountingProxy) -> float:
         play = Path(tmp) / "empty.yml"
         play.write_text("- hosts: localhost\n  gather_facts: false\n  tasks: []\n", encoding="utf-8")
         times = []
-        for _ in range(2):
+        for _attempt in range(2):
             started = time.monotonic()
             subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", str(EXAMPLE / "inventory"), str(play)],
                            cwd=EXAMPLE, env=ansible_env(lab, proxy.address), capture_output=True, check=True)

@@ -85,7 +85,8 @@ Description=Example service {service}
 
 [Service]
 Type=simple
-ExecStart=/usr/bin/env python3 opt/{service}/bin/example-app.py serve --service {service} --version %i --cache {service}-cache@latest.service --motd opt/{service}/www/motd.txt --config opt/{service}/etc/app.conf
+ExecStart=/usr/bin/env python3 opt/{service}/bin/example-app.py serve --service {service} --version %i """
+    """--cache {service}-cache@latest.service --motd opt/{service}/www/motd.txt --config opt/{service}/etc/app.conf
 ExecStop=/usr/bin/env python3 opt/{service}/bin/example-app.py deregister --id {service}@%i
 Restart=on-failure
 RestartSec=1

@@ -93,7 +93,7 @@ class CountingProxy(ThreadingHTTPServer):
 
     def __init__(self, upstream: str, host: str = "127.0.0.1", port: int = 0):
         self.upstream = upstream.split("://", 1)[-1].rstrip("/")
-        host_part, _, port_part = self.upstream.rpartition(":")
+        host_part, _sep, port_part = self.upstream.rpartition(":")
         self.upstream_host, self.upstream_port = host_part, int(port_part)
         self.counter = RequestCounter()
         super().__init__((host, port), _Handler)

@@ -93,7 +93,7 @@ def table(headers: list[str], rows: list[list]) -> str:
     """A GitHub markdown table; None renders as '-', floats with 2 decimals, '|' in cells escaped."""
     def line(cells):
         return "| " + " | ".join(_cell(c).replace("|", "\\|") for c in cells) + " |"
-    return "\n".join([line(headers), "|" + "|".join("---" for _ in headers) + "|"] + [line(r) for r in rows])
+    return "\n".join([line(headers), "|" + "|".join("---" for _header in headers) + "|"] + [line(r) for r in rows])
 
 
 def replace_between_markers(text: str, content: str, start: str = "<!-- bench:start -->",
@@ -102,7 +102,7 @@ def replace_between_markers(text: str, content: str, start: str = "<!-- bench:st
     head, found, rest = text.partition(start)
     if not found:
         raise ValueError(f"marker {start} not found")
-    _, found, tail = rest.partition(end)
+    _head, found, tail = rest.partition(end)
     if not found:
         raise ValueError(f"marker {end} not found after {start}")
     return f"{head}{start}\n{content.strip()}\n{end}{tail}"

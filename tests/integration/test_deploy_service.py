@@ -116,7 +116,7 @@ def test_failed_dependency_leaves_previous_version_serving(lab):
     web = web_machine_ips(lab)
     machine = next(m for m in lab.machines if m["ip"] == web[1])
     fault = fleetlab_admin(lab, "POST", "faults", {"kind": "unit_fail", "unit": f"{STACK}-web@v4.service",
-                                                    "machine": machine["id"]})
+                                                   "machine": machine["id"]})
     try:
         rc, out, err, recap = deploy(lab, version="v4")
     finally:

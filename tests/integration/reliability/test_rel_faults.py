@@ -202,7 +202,7 @@ def test_one_machine_consul_agent_down(lab, rel_files):
     wait_for(lambda: sorted(web_ips(lab)) == sorted(
         e["Service"]["Address"] for e in requests.get(f"http://{lab.consul_address}/v1/health/service/{stack}",
                                                       params={"passing": "1", "tag": "v2"}, timeout=10).json()),
-             "v2 passing again on both machines", timeout=120)
+        "v2 passing again on both machines", timeout=120)
     assert_serving(lab, stack, "v2")
     ok_deploy(lab, rel_files, stack, "v3")
     assert_serving(lab, stack, "v3")
@@ -234,8 +234,8 @@ def test_five_concurrent_deploys_of_one_stack(lab, rel_files, tmp_path):
         if rc != 0:
             assert "held by" in out or "holder" in out, out[-3000:]
             assert "user" in out, out[-3000:]
-    entries = [e for e in json.loads(requests.get(f"http://{lab.consul_address}/v1/kv/houston/{stack}/history",
-                                                  params={"raw": "1"}, timeout=10).text)]
+    entries = list(json.loads(requests.get(f"http://{lab.consul_address}/v1/kv/houston/{stack}/history",
+                                           params={"raw": "1"}, timeout=10).text))
     finished = sorted((e["started"], e["finished"]) for e in entries)
     for (_s1, end), (start, _e2) in zip(finished, finished[1:]):
         assert end <= start, f"two deploys overlapped: {finished}"
