@@ -97,12 +97,6 @@ def test_fleet_503_for_longer_than_the_retries_fails_cleanly(lab, rel_files):
 
 
 # --- a machine lost mid-deploy --------------------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason=(
-    "after POST /fleetlab/v1/machines/{id}/restore the global units of the version deployed while the machine was "
-    "lost (rel-machine-dep@v2, rel-machine@v2) are not active on the restored machine, and re-running deploy.yml "
-    "with v2 predicts no change (roles/stack_deploy/tasks/present.yml 'Decide whether anything is to be done' "
-    "compares unit content only, not per-machine states), so v2 never serves there: fleetlab (lab/fleetlab "
-    "scheduler, restore) or the role's idempotence check"))
 def test_machine_lost_mid_deploy(lab, rel_files, tmp_path):
     stack = "rel-machine"
     ok_deploy(lab, rel_files, stack, "v1")
