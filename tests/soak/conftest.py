@@ -24,6 +24,9 @@ def virtual_lab(tmp_path_factory) -> LabInfo:
         "LAB_VIRTUAL": os.environ.get("SOAK_VIRTUAL", "30"),
         "LAB_CACHE": os.environ.get("LAB_CACHE", ""),
     })
+    # The soak checks growth (keys, units), not speed: fleetlab's emulated agent reaction time (0.3 s by
+    # default, fleet's own order of magnitude) is shortened so that hundreds of deploys fit in a CI run.
+    os.environ.setdefault("FLEETLAB_LATENCY", os.environ.get("SOAK_FLEETLAB_LATENCY", "0.05"))
     cluster = Lab(config, out=sys.stderr)
     cluster.down(quiet=True)
     cluster.up()

@@ -14,6 +14,8 @@ import os
 import subprocess
 import time
 
+import requests
+
 from tests.integration.reliability.rel_support import fleet_all, kv_entries, run_env, stack_units
 from tests.support import PYTHON, REPO_ROOT
 
@@ -87,7 +89,7 @@ def test_sequential_deploys_do_not_grow_keys_or_units(virtual_lab, soak_inventor
         assert versions == [f"s{done - 1:04d}", f"s{done:04d}"][-min(2, done):], versions  # current + keep_versions 1
         assert len(units) <= 2 * 3, sorted(units)  # (dep, service, archive) x (current + 1 kept)
     elapsed = time.monotonic() - started
-    history = json.loads(__import__("requests").get(f"http://{lab.consul_address}/v1/kv/houston/{stack}/history",
+    history = json.loads(requests.get(f"http://{lab.consul_address}/v1/kv/houston/{stack}/history",
                                                     params={"raw": "1"}, timeout=10).text)
     assert len(history) <= 20
     assert len({c[2] for c in counts[1:]}) <= 1 and all(c[2] <= counts[0][2] + 2 for c in counts), counts
