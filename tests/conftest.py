@@ -6,12 +6,13 @@
 * ``.cache/collections/ansible_collections/houston/stack`` (a symlink to the repository) is
   created when missing, and ``.cache/collections`` plus the repository root are put on
   ``sys.path``: tests import ``ansible_collections.houston.stack...`` and ``lab``.
-* ``lab`` (session fixture): a private lab (real Consul cluster + fleetlab when it exists) in a
+* ``lab`` (module fixture: each test file gets a fresh lab, so no file sees what another left,
+  stopped agents and faults included): a private lab (real Consul cluster + fleetlab when it exists) in a
   pytest temporary directory, on ``TEST_LAB_NET`` (default ``127.0.200``; each pytest-xdist worker
   adds its index to the third octet), with ``TEST_LAB_MACHINES`` machines (default 3). It returns
   a :class:`lab.cluster.LabInfo`: ``env`` (dict of the lab's env file), ``machines`` (machines.json),
   ``consul_address``, ``fleet_endpoint``, ``fleetlab_url``, ``fleetlab_admin_url``, ``lab_dir``,
-  ``net``. The lab is stopped at the end of the session. A lab left behind by a killed test run on
+  ``net``. The lab is stopped at the end of the test file. A lab left behind by a killed test run on
   the same net is stopped first.
 """
 from __future__ import annotations
@@ -66,9 +67,9 @@ def _stop_leftover_lab(net: str) -> Path:
     return marker
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> LabInfo:
-    """A running private lab for the whole session (see the module docstring)."""
+    """A running private lab for one test file (see the module docstring)."""
     net = lab_net_for(request.config)
     lab_dir = tmp_path_factory.mktemp("lab")
     marker = _stop_leftover_lab(net)

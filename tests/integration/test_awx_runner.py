@@ -31,6 +31,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_INVENTORY = REPO_ROOT / "examples" / "lab" / "inventory"
 AWX_PROJECT = REPO_ROOT / "examples" / "awx" / "project"
 STACK = os.environ.get("AWX_TEST_STACK", "example")
+# Versions no other test file deploys: test files share a lab per pytest worker.
+FIRST, SECOND = "awx-v1", "awx-v2"
 
 
 def private_data_dir(tmp_path: Path, lab, extravars: dict) -> Path:
@@ -102,8 +104,8 @@ def cluster_state(lab) -> dict:
 
 @pytest.fixture(name="deployed")
 def fixture_deployed(lab, tmp_path):
-    root = private_data_dir(tmp_path / "run", lab, {"stack": STACK, "version": "v1"})
-    result = run_job(root, "deploy-v1")
+    root = private_data_dir(tmp_path / "run", lab, {"stack": STACK, "version": FIRST})
+    result = run_job(root, "deploy-" + FIRST)
     assert result.status == "successful" and result.rc == 0, failures(result)
     return result
 
@@ -113,15 +115,15 @@ def test_awx_job_deploys_and_reports_stats(lab, deployed):
     assert sum(stats.get("changed", {}).values()) > 0
     # set_stats data becomes workflow artifacts in AWX
     artifacts = stats.get("artifact_data", {})
-    assert "v1" in json.dumps(artifacts), artifacts
+    assert FIRST in json.dumps(artifacts), artifacts
     units = [u["name"] for u in FleetClient(lab.fleet_endpoint).units()]
-    assert "%s@v1.service" % STACK in units
+    assert "%s@%s.service" % (STACK, FIRST) in units
 
 
 def test_awx_check_job_predicts_and_changes_nothing(lab, deployed, tmp_path):
     before = cluster_state(lab)
-    root = private_data_dir(tmp_path / "check", lab, {"stack": STACK, "version": "v2"})
-    result = run_job(root, "check-v2", check=True)
+    root = private_data_dir(tmp_path / "check", lab, {"stack": STACK, "version": SECOND})
+    result = run_job(root, "check-" + SECOND, check=True)
     assert result.status == "successful" and result.rc == 0, failures(result)
     after = cluster_state(lab)
     assert after["units"] == before["units"]
@@ -129,7 +131,7 @@ def test_awx_check_job_predicts_and_changes_nothing(lab, deployed, tmp_path):
     assert after["kv"] == before["kv"]
     # The check run predicted the deploy of v2 (it would change the cluster) without doing it.
     assert sum(final_stats(result).get("changed", {}).values()) > 0
-    assert "%s@v2.service" % STACK not in after["units"]
+    assert "%s@%s.service" % (STACK, SECOND) not in after["units"]
 
 
 def test_awx_empty_survey_answer_fails_before_touching_the_cluster(lab, deployed, tmp_path):

@@ -36,7 +36,7 @@ def rel_files(tmp_path_factory) -> Path:
     return files
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def baseline(lab, rel_files):
     """Stack rel-sec deployed at v1: the bad-input and security cases run against a cluster that has content."""
     rc, out = deploy(lab, rel_files, "rel-sec", "v1")
@@ -96,7 +96,7 @@ def _certificates(directory: Path, ip: str) -> dict:
     return paths
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def secure_consul(lab, tmp_path_factory):
     """A Consul dev agent on ``<lab net>.50``: HTTP :8500 and HTTPS :8501 (verify_incoming_https: client
     certificates required), ACLs enabled with default policy deny. Returns a dict of addresses, token and PEM paths."""
