@@ -90,7 +90,7 @@ def test_sequential_deploys_do_not_grow_keys_or_units(virtual_lab, soak_inventor
         assert len(units) <= 2 * 3, sorted(units)  # (dep, service, archive) x (current + 1 kept)
     elapsed = time.monotonic() - started
     history = json.loads(requests.get(f"http://{lab.consul_address}/v1/kv/houston/{stack}/history",
-                                                    params={"raw": "1"}, timeout=10).text)
+                                      params={"raw": "1"}, timeout=10).text)
     assert len(history) <= 20
     assert len({c[2] for c in counts[1:]}) <= 1 and all(c[2] <= counts[0][2] + 2 for c in counts), counts
     print(f"\nSOAK sequential: {total} deploys of {stack} in {elapsed:.0f} s; (deploys, units, keys) after each "
