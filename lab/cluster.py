@@ -212,7 +212,10 @@ def check_addresses(config: LabConfig) -> None:
 
 
 def _http_json(url: str, timeout: float = 2.0):
-    with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (loopback only)
+    # A private opener: ansible's urls.Request installs a process-wide opener bound to the unix socket it
+    # last used, and the launcher runs inside test processes that also drive the collection's clients.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=timeout) as resp:  # noqa: S310 (loopback only)
         return json.loads(resp.read().decode() or "null")
 
 

@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -112,10 +113,16 @@ def test_consul_has_a_leader_and_one_member_per_agent(running):
         "machine-2": (f"{net}.12", 1),
         "machine-3": (f"{net}.13", 1),
     }
-    _index, nodes = server.catalog.nodes()
-    meta = {n["Node"]: n["Meta"].get("fleet_machine_id") for n in nodes}
-    for index, machine in enumerate(running["info"].machines):
-        assert meta[f"machine-{index + 1}"] == machine["id"]
+    expected = {f"machine-{index + 1}": machine["id"] for index, machine in enumerate(running["info"].machines)}
+    deadline = time.monotonic() + 60
+    while True:  # a node joins the catalog through serf before the agent's anti-entropy sync writes its meta
+        _index, nodes = server.catalog.nodes()
+        meta = {n["Node"]: (n.get("Meta") or {}).get("fleet_machine_id") for n in nodes}
+        if all(meta.get(node) == machine_id for node, machine_id in expected.items()) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    for node, machine_id in expected.items():
+        assert meta.get(node) == machine_id, (node, meta)
 
 
 def test_kv_written_through_a_client_agent_is_read_through_the_server(running):
