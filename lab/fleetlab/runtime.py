@@ -642,6 +642,7 @@ class _Unit:
     stop_reason: str = "stop"        # why the pending stop happens ("stop", "dependency")
     stop_pending: bool = False       # stop() arrived and the running job has not acted on it yet
     start_requested: float | None = None
+    start_began: float | None = None    # when the start job left the queue (its After= units were active)
     invocation_id: str | None = None
     procs: list[_Proc] = field(default_factory=list)
     pgids: set[int] = field(default_factory=set)
@@ -831,6 +832,7 @@ class ProcessRuntime:
         unit.desired = "active"
         unit.generation += 1
         unit.start_requested = time.monotonic()
+        unit.start_began = None
         unit.timing_recorded = False
         unit.last_result = None
         unit.restarts = []
@@ -897,8 +899,14 @@ class ProcessRuntime:
             if active == "active" and previous != "active" and unit.start_requested is not None \
                     and not unit.timing_recorded:
                 unit.timing_recorded = True
-                self._timings[(unit.machine_id, unit.name)] = {
-                    "start_seconds": round(time.monotonic() - unit.start_requested, 6)}
+                self._timings[(unit.machine_id, unit.name)] = self._timing(unit)
+
+    @staticmethod
+    def _timing(unit: _Unit, started: float | None = None) -> dict:
+        """The unit's own start time (from leaving the queue to active) and the time it queued behind After= units."""
+        requested = unit.start_requested or started or time.monotonic()
+        began = unit.start_began or requested
+        return {"start_seconds": round(time.monotonic() - began, 6), "queued_seconds": round(began - requested, 6)}
 
     def _wake(self) -> None:
         with self._cond:
@@ -1104,6 +1112,7 @@ class ProcessRuntime:
         waited = self._wait_dependencies(unit, config, deadline)
         if waited is not None:
             return self._fail_start(unit, config, waited, run_stop_post=False)
+        unit.start_began = time.monotonic()
         if self._start_fails(unit):
             self._set(unit, "activating", "start-pre")
             unit.log.write(f"{unit.name}: start failure injected by a fleetlab unit_fail fault; nothing was run.")
@@ -1150,8 +1159,7 @@ class ProcessRuntime:
             with self._cond:
                 if not unit.timing_recorded:
                     unit.timing_recorded = True
-                    self._timings[(unit.machine_id, unit.name)] = {
-                        "start_seconds": round(time.monotonic() - (unit.start_requested or started), 6)}
+                    self._timings[(unit.machine_id, unit.name)] = self._timing(unit, started)
             self._set(unit, "deactivating", "stop")
             return "finished:" + self._stop_sequence(unit, config, env, cwd, run_exec_stop=True, result="success")
         unit.log.write(f"Started {unit.name}.")

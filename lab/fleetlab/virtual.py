@@ -6,6 +6,12 @@
 A unit becomes ``active/running`` (``active/exited`` for ``Type=oneshot`` with ``RemainAfterExit``)
 ``[X-Fleetlab] StartSeconds=`` (default 0.05) after ``start()``, or ``failed/failed`` when
 ``[X-Fleetlab] Fail=true``. One timer thread serves every unit, so thousands of units cost no threads.
+
+Ordering is systemd's, as in the process runtime: starting a unit pulls in (starts) its ``Requires=``,
+``BindsTo=`` and ``Wants=`` units loaded on the machine, and a start waits (queued, ``inactive/dead``) until every
+``After=`` unit loaded on the same machine has started (active, or a oneshot that finished); when one of
+them fails and the unit ``Requires=`` (or ``BindsTo=``) it, the start fails (``failed/failed``). Units not
+loaded on the machine are ignored.
 """
 from __future__ import annotations
 
@@ -31,8 +37,14 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "yes", "true", "on", "t", "y")
 
 
+def _names(options: list[dict], section: str, *names: str) -> set[str]:
+    return {word for option in options if option["section"] == section and option["name"] in names
+            for word in option["value"].split()}
+
+
 class _VirtualUnit:
-    __slots__ = ("start_seconds", "fail", "oneshot", "remain", "generation", "started_at", "running")
+    __slots__ = ("start_seconds", "fail", "oneshot", "remain", "generation", "started_at", "running",
+                 "after", "requires", "pulls", "queued", "result")
 
     def __init__(self, options: list[dict]):
         try:
@@ -42,9 +54,14 @@ class _VirtualUnit:
         self.fail = _truthy(_option(options, "X-Fleetlab", "Fail"))
         self.oneshot = (_option(options, "Service", "Type") or "simple").strip() == "oneshot"
         self.remain = _truthy(_option(options, "Service", "RemainAfterExit"))
+        self.after = _names(options, "Unit", "After")
+        self.requires = _names(options, "Unit", "Requires", "BindsTo")
+        self.pulls = _names(options, "Unit", "Requires", "BindsTo", "Wants")
         self.generation = 0
         self.started_at = 0.0
         self.running = False
+        self.queued = False
+        self.result = None  # "active", "success" (a oneshot that finished) or "failed" once a start ends
 
 
 class VirtualRuntime:
@@ -97,17 +114,66 @@ class VirtualRuntime:
         self._report(machine["id"], unit_name, "loaded", "inactive", "dead")
 
     def start(self, machine_id: str, unit_name: str) -> None:
-        key = (machine_id, unit_name)
         with self._lock:
-            unit = self._units.get(key)
-            if unit is None or unit.running:
-                return
-            unit.generation += 1
-            unit.running = True
-            unit.started_at = time.monotonic()
-            generation = unit.generation
-            self._schedule(unit.start_seconds, lambda: self._finish_start(key, generation))
-        self._report(machine_id, unit_name, "loaded", "activating", "start")
+            starting = []
+            names = [unit_name]
+            while names:  # the unit and the units it pulls in, as one transaction
+                name = names.pop(0)
+                unit = self._units.get((machine_id, name))
+                if unit is None or unit.running or name in [n for n, _u in starting]:
+                    continue
+                starting.append((name, unit))
+                names.extend(sorted(unit.pulls))
+            for _name, unit in starting:
+                unit.generation += 1
+                unit.running = True
+                unit.result = None
+                unit.started_at = time.monotonic()
+            reports = []
+            for name, unit in starting:
+                if unit.running and unit.result is None and not unit.queued:
+                    reports += self._dispatch(machine_id, name, unit)
+        for report in reports:
+            self._report(*report)
+
+    def _blocking(self, machine_id: str, unit: _VirtualUnit) -> tuple[bool, bool]:
+        """(waiting, dependency_failed) of a start against the After= units loaded on the machine."""
+        waiting = failed = False
+        for name in unit.after:
+            other = self._units.get((machine_id, name))
+            if other is None or other.result in ("active", "success"):
+                continue
+            if other.result == "failed" and not other.running:
+                failed = failed or name in unit.requires
+                continue
+            if other.running:
+                waiting = True
+        return waiting, failed
+
+    def _dispatch(self, machine_id: str, unit_name: str, unit: _VirtualUnit) -> list[tuple]:
+        """Start ``unit`` now, keep it queued, or fail it on a failed required dependency (lock held)."""
+        waiting, failed = self._blocking(machine_id, unit)
+        key = (machine_id, unit_name)
+        if failed:
+            unit.running = unit.queued = False
+            unit.result = "failed"
+            return [(machine_id, unit_name, "loaded", "failed", "failed")] + self._release(machine_id)
+        if waiting:
+            unit.queued = True
+            return [(machine_id, unit_name, "loaded", "inactive", "dead")]
+        unit.queued = False
+        unit.started_at = time.monotonic()
+        generation = unit.generation
+        self._schedule(unit.start_seconds, lambda: self._finish_start(key, generation))
+        return [(machine_id, unit_name, "loaded", "activating", "start")]
+
+    def _release(self, machine_id: str) -> list[tuple]:
+        """Re-examine the queued starts of a machine after one of its units finished starting (lock held)."""
+        reports = []
+        for (mid, name), other in list(self._units.items()):
+            if mid == machine_id and other.queued and other.running:
+                reports += self._dispatch(mid, name, other)
+        return reports
 
     def _finish_start(self, key: tuple[str, str], generation: int) -> None:
         with self._lock:
@@ -116,17 +182,23 @@ class VirtualRuntime:
                 return
             if unit.fail:
                 unit.running = False
+                unit.result = "failed"
                 triple = ("loaded", "failed", "failed")
             else:
                 self._timings[key] = {"start_seconds": time.monotonic() - unit.started_at}
                 if unit.oneshot and not unit.remain:
                     unit.running = False
+                    unit.result = "success"
                     triple = ("loaded", "inactive", "dead")
                 elif unit.oneshot:
+                    unit.result = "active"
                     triple = ("loaded", "active", "exited")
                 else:
+                    unit.result = "active"
                     triple = ("loaded", "active", "running")
-        self._report(key[0], key[1], *triple)
+            reports = [(key[0], key[1], *triple)] + self._release(key[0])
+        for report in reports:
+            self._report(*report)
 
     def stop(self, machine_id: str, unit_name: str) -> None:
         key = (machine_id, unit_name)
@@ -138,6 +210,9 @@ class VirtualRuntime:
             was_running = unit.running
             unit.running = False
             generation = unit.generation
+            was_running = was_running and not unit.queued
+            unit.queued = False
+            unit.result = None
             if was_running:
                 self._schedule(self._stop_seconds, lambda: self._finish_stop(key, generation))
         if was_running:
@@ -156,8 +231,11 @@ class VirtualRuntime:
         key = (machine_id, unit_name)
         with self._lock:
             unit = self._units.pop(key, None)
+            reports = self._release(machine_id) if unit is not None else []
         if unit is not None:
             self._report(machine_id, unit_name, None, None, None)
+        for report in reports:
+            self._report(*report)
 
     def timings(self) -> dict:
         with self._lock:

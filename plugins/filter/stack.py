@@ -439,14 +439,19 @@ def stack_roll_plan(new_units, fleet_units, stack, version, batch_size=1, operat
     return {"rolling": rolling, "batches": batches, "leftover": leftover, "old_versions": old_versions}
 
 
-def stack_applied(results, loop_var):
-    """What a looped fleet_unit launch did, as present.yml remembers it: ``[{name, operation, service, instance,
-    machines, elapsed}]`` from the loop's ``results`` (each carrying its unit entry under ``loop_var``)."""
+def stack_applied(results, loop_var=None, units=None):
+    """What a launch did, as present.yml remembers it: ``[{name, operation, service, instance, machines, elapsed}]``.
+
+    ``results``: the ``results`` of a looped fleet_unit task (each carrying its unit entry under ``loop_var``), or
+    the ``units`` of a fleet_chain result (``loop_var`` omitted; the unit entries are looked up by ``fleet_name`` in
+    ``units``).
+    """
+    entries = {u.get("fleet_name"): u for u in units or []}
     applied = []
     for result in results or []:
-        unit = result.get(loop_var) or {}
         if result.get("skipped"):
             continue
+        unit = result.get(loop_var) or {} if loop_var else entries.get(result.get("name"), {"fleet_name": result.get("name")})
         applied.append({"name": unit.get("fleet_name"), "operation": result.get("operation", "none"),
                         "service": bool(unit.get("service")), "instance": unit.get("instance"),
                         "machines": result.get("machines") or [], "elapsed": result.get("elapsed", 0)})

@@ -7,8 +7,8 @@
 """Bounded, adaptive polling: a Waiter that calls a probe until it says done or failed, or time runs out.
 
 The probe returns ``(status, observation)`` with status one of DONE, FAILED, PENDING. Polling starts
-right away, sleeps 0.1 s before the second check and backs off by 1.5x up to 1 s between checks, and
-never sleeps past the deadline. The clock is injectable so tests run on a fake clock.
+right away, then every 0.1 s for the first 10 s (a unit or service that comes up is seen within 100 ms),
+then backs off by 1.5x up to 1 s between checks for long waits, and never sleeps past the deadline. The clock is injectable so tests run on a fake clock.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ PENDING = "pending"
 FIRST_INTERVAL = 0.1
 MAX_INTERVAL = 1.0
 BACKOFF = 1.5
+STEADY_SECONDS = 10.0
 
 WAIT_ARGSPEC = dict(
     wait=dict(type="bool"),
@@ -62,12 +63,15 @@ class WaitResult:
         return self.status == PENDING and not self.skipped
 
 
-def intervals(first=FIRST_INTERVAL, maximum=MAX_INTERVAL, factor=BACKOFF):
-    """The sleep before each next check: 0.1, 0.15, 0.225, ... capped at 1.0."""
+def intervals(first=FIRST_INTERVAL, maximum=MAX_INTERVAL, factor=BACKOFF, steady=STEADY_SECONDS):
+    """The sleep before each next check: ``first`` until ``steady`` seconds of sleep, then x1.5 up to ``maximum``."""
+    slept = 0.0
     interval = first
     while True:
         yield interval
-        interval = min(maximum, interval * factor)
+        slept += interval
+        if slept >= steady - 1e-9:
+            interval = min(maximum, interval * factor)
 
 
 class Waiter:

@@ -84,8 +84,8 @@ options:
     default: launched
   wait:
     description:
-      - Whether to wait until the unit has reached O(state) on the machines it belongs on, polling fleet adaptively
-        (first check at once, then after 0.1 s, backing off to one check a second), for at most O(wait_timeout) seconds.
+      - Whether to wait until the unit has reached O(state) on the machines it belongs on, polling fleet (first check
+        at once, then every 0.1 s for 10 s, then backing off to one check a second), for at most O(wait_timeout) seconds.
       - Defaults to V(true) for O(state=launched) and to V(false) otherwise.
   remove_on_failure:
     description:
@@ -245,20 +245,9 @@ import copy
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.houston.stack.plugins.module_utils import _unitfile as unitfile
-from ansible_collections.houston.stack.plugins.module_utils import _unitplan as unitplan
-from ansible_collections.houston.stack.plugins.module_utils._fleet import (
-    FLEET_ARGSPEC, FleetClient, FleetError, describe_row, state_row,
-)
-from ansible_collections.houston.stack.plugins.module_utils._wait import DONE, FAILED, PENDING, WAIT_ARGSPEC, get_waiter
-
-ACTIVE = "active"
-RUNNING = frozenset(("active", "activating", "deactivating", "reloading"))
-
-
-class WaitFailure(Exception):
-    def __init__(self, message, result):
-        super().__init__(message)
-        self.result = result
+from ansible_collections.houston.stack.plugins.module_utils._fleet import FLEET_ARGSPEC, FleetClient, FleetError
+from ansible_collections.houston.stack.plugins.module_utils._fleet_unit import FleetUnit, WaitFailure, plan
+from ansible_collections.houston.stack.plugins.module_utils._wait import WAIT_ARGSPEC
 
 
 def argument_spec():
@@ -278,176 +267,42 @@ def argument_spec():
     return spec
 
 
-def plan(existing, desired_options, state):
-    """The operation that brings ``existing`` (fleet unit or None) to ``desired_options`` in ``state``."""
-    if existing is None:
-        return unitplan.operation(None, None, desired_options, state)
-    return unitplan.operation(existing.get("options") or [], existing.get("desiredState"), desired_options, state)
+def run(module, client, clock=None):
+    params = module.params
+    unit = FleetUnit(client, params["name"], params["state"], params["content"], params["options"])
+    desired = unit.desired_options()
+    existing = client.unit(unit.name)
+    operation = plan(existing, desired, unit.state)
+    wait = params["wait"] if params["wait"] is not None else unit.state == "launched"
+    result = dict(changed=operation != "none", operation=operation, elapsed=0.0, skipped_wait=False)
+    if module._diff:
+        result["diff"] = unit.diff(existing, desired)
 
-
-class FleetUnit:
-    def __init__(self, module, client, clock=None):
-        self.module = module
-        self.client = client
-        self.clock = clock
-        self.params = module.params
-        self.name = self.params["name"]
-        self.state = self.params["state"]
-        self.machines_by_id = None
-
-    def desired_options(self):
-        return unitplan.desired_options(self.name, self.state, self.params["content"], self.params["options"])
-
-    def machines(self):
-        if self.machines_by_id is None:
-            self.machines_by_id = {m["id"]: m for m in self.client.machines()}
-        return self.machines_by_id
-
-    def rows(self):
-        rows = [state_row(r, self.machines()) for r in self.client.state(unit_name=self.name) if r.get("name", self.name) == self.name]
-        return sorted(rows, key=lambda r: r["machine_id"] or "")
-
-    def describe(self, unit, fallback_options=None):
-        options = (unit or {}).get("options") or fallback_options or []
-        global_unit = unitfile.is_global(options)
-        return {
-            "name": self.name,
-            "hash": unitfile.unit_hash(unitfile.normalise(options)),
-            "desired_state": (unit or {}).get("desiredState"),
-            "current_state": None if global_unit else (unit or {}).get("currentState"),
-            "machine_id": None if global_unit else (unit or {}).get("machineID"),
-            "global": global_unit,
-            "options": unitfile.normalise(options),
-        }
-
-    def diff(self, existing, desired_options):
-        before = unitfile.render(existing["options"]) if existing else ""
-        after = unitfile.render(desired_options) if desired_options is not None else ""
-        before_state = existing.get("desiredState") if existing else "absent"
-        return {
-            "before": before, "after": after,
-            "before_header": f"fleet:unit/{self.name} (desiredState={before_state})",
-            "after_header": f"fleet:unit/{self.name} (desiredState={self.state})",
-        }
-
-    def run(self):
-        desired = self.desired_options()
-        existing = self.client.unit(self.name)
-        operation = plan(existing, desired, self.state)
-        wait = self.params["wait"] if self.params["wait"] is not None else self.state == "launched"
-        result = dict(changed=operation != "none", operation=operation, elapsed=0.0, skipped_wait=False)
-        if self.module._diff:
-            result["diff"] = self.diff(existing, desired)
-
-        if self.module.check_mode:
-            if self.state != "absent":
-                predicted = dict(existing or {}, options=desired, desiredState=self.state)
-                if operation in ("created", "replaced"):
-                    predicted.pop("currentState", None)
-                    predicted.pop("machineID", None)
-                result["unit"] = self.describe(predicted)
-            result["machines"] = self.rows() if existing else []
-            result["skipped_wait"] = bool(wait) and operation != "none"
-            return result
-
-        if operation == "deleted":
-            self.client.delete(self.name)
-        elif operation == "created":
-            self.client.put_unit(self.name, desired, self.state)
-        elif operation == "replaced":
-            self.client.delete(self.name)
-            self.wait_unloaded()
-            self.client.put_unit(self.name, desired, self.state)
-        elif operation == "state_changed":
-            self.client.set_state(self.name, self.state)
-
-        if wait:
-            outcome = self.wait_for(desired)
-            result.update(elapsed=outcome.elapsed, machines=outcome.observation["rows"],
-                          expected_machines=outcome.observation["expected"])
-            if not outcome.done:
-                message = self.wait_message(outcome)
-                result["removed"] = False
-                if self.params["remove_on_failure"] and operation in ("created", "replaced"):
-                    self.client.delete(self.name)
-                    result["removed"] = True
-                    message += f"; unit {self.name!r} destroyed (remove_on_failure)"
-                result["changed"] = True if operation != "none" else result["changed"]
-                raise WaitFailure(message, result)
-        else:
-            result["machines"] = self.rows() if self.state != "absent" else []
-        if self.state != "absent":
-            result["unit"] = self.describe(self.client.unit(self.name), desired)
+    if module.check_mode:
+        if unit.state != "absent":
+            result["unit"] = unit.predicted(existing, desired, operation)
+        result["machines"] = unit.rows() if existing else []
+        result["skipped_wait"] = bool(wait) and operation != "none"
         return result
 
-    # The wait -----------------------------------------------------------------------------------------
-
-    def expected(self, desired):
-        """Ids of the machines the unit must reach, or None while a non-global unit is not scheduled."""
-        if unitfile.is_global(desired):
-            return [m["id"] for m in unitfile.expected_machines(desired, list(self.machines().values()), self.name)]
-        unit = self.client.unit(self.name) or {}
-        machine_id = unit.get("machineID")
-        return [machine_id] if machine_id else None
-
-    def probe(self, desired, wanted_hash):
-        if self.state in ("inactive", "absent"):
-            rows = self.rows()
-            return (DONE if not rows else PENDING), {"rows": rows, "expected": [], "reason": "still reported"}
-        expected = self.expected(desired)
-        if expected is not None and any(machine_id not in self.machines() for machine_id in expected):
-            self.machines_by_id = None  # a machine we did not know yet: refresh IPs
-        rows = self.rows()
-        observation = {"rows": rows, "expected": expected or [], "reason": None}
-        if expected is None:
-            observation["reason"] = "not scheduled to any machine yet (currentState inactive); check its [X-Fleet] constraints"
-            return PENDING, observation
-        if not expected:
-            observation["reason"] = "no machine matches its [X-Fleet] constraints"
-            return FAILED, observation
-        by_machine = {r["machine_id"]: r for r in rows if r["hash"] in (None, wanted_hash)}
-        for machine_id in expected:
-            row = by_machine.get(machine_id)
-            if row and row["active_state"] == "failed":
-                observation["failed_row"] = row
-                return FAILED, observation
-        missing = []
-        for machine_id in expected:
-            row = by_machine.get(machine_id)
-            ok = row is not None and row["load_state"] == "loaded" and (
-                row["active_state"] == ACTIVE if self.state == "launched" else row["active_state"] not in RUNNING)
-            if not ok:
-                missing.append(row or {"machine_id": machine_id, "ip": self.machines().get(machine_id, {}).get("primaryIP"),
-                                       "load_state": None, "active_state": None, "sub_state": None})
-        observation["missing"] = missing
-        return (DONE if not missing else PENDING), observation
-
-    def wait_unloaded(self):
-        """After destroying the old unit of a replacement, let the machines stop and unload it (ExecStop runs)
-        before the new content arrives under the same name; bounded by wait_timeout, then carry on."""
-        get_waiter(self.params["wait_timeout"], clock=self.clock).wait(lambda: ((PENDING if self.rows() else DONE), None))
-
-    def wait_for(self, desired):
-        wanted_hash = unitfile.unit_hash(unitfile.normalise(desired or []))
-        waiter = get_waiter(self.params["wait_timeout"], clock=self.clock)
-        return waiter.wait(lambda: self.probe(desired, wanted_hash))
-
-    def wait_message(self, outcome):
-        obs = outcome.observation
-        goal = {"launched": "active", "loaded": "loaded and stopped", "inactive": "gone from every machine",
-                "absent": "gone from every machine"}[self.state]
-        if outcome.failed and obs.get("failed_row"):
-            return f"unit {self.name!r} failed on {describe_row(obs['failed_row'])}"
-        if outcome.failed:
-            return f"unit {self.name!r} cannot run anywhere: {obs['reason']} (machines known to fleet: {len(self.machines())})"
-        head = f"timed out after {outcome.elapsed}s waiting for unit {self.name!r} to be {goal}"
-        if obs.get("reason"):
-            return f"{head}: {obs['reason']}"
-        if self.state in ("inactive", "absent"):
-            return f"{head}: still on " + "; ".join(describe_row(r) for r in obs["rows"])
-        waiting = "; ".join(describe_row(r) if r.get("load_state") else f"machine {r['machine_id']} ({r.get('ip') or 'no IP'}): no state row"
-                            for r in obs.get("missing", []))
-        return f"{head} on {len(obs['expected'])} machine(s); not yet: {waiting}"
+    unit.apply(operation, desired, params["wait_timeout"], clock)
+    if wait:
+        outcome = unit.wait_for(desired, params["wait_timeout"], clock)
+        result.update(elapsed=outcome.elapsed, machines=outcome.observation["rows"],
+                      expected_machines=outcome.observation["expected"])
+        if not outcome.done:
+            message = unit.wait_message(outcome)
+            result["removed"] = False
+            if params["remove_on_failure"] and operation in ("created", "replaced"):
+                client.delete(unit.name)
+                result["removed"] = True
+                message += f"; unit {unit.name!r} destroyed (remove_on_failure)"
+            raise WaitFailure(message, result)
+    else:
+        result["machines"] = unit.rows() if unit.state != "absent" else []
+    if unit.state != "absent":
+        result["unit"] = unit.describe(client.unit(unit.name), desired)
+    return result
 
 
 def main():
@@ -460,7 +315,7 @@ def main():
     )
     client = FleetClient.from_params(module.params)
     try:
-        result = FleetUnit(module, client).run()
+        result = run(module, client)
     except unitfile.UnitFileError as e:
         module.fail_json(msg=str(e), changed=False)
     except WaitFailure as e:

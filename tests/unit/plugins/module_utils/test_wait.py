@@ -30,11 +30,12 @@ def scripted(statuses):
     return lambda: (next(it), "obs")
 
 
-def test_first_check_is_immediate_then_backs_off_to_one_second():
+def test_first_check_is_immediate_then_every_100_ms_then_backs_off_to_one_second():
     clock = FakeClock()
-    result = w.Waiter(60, clock=clock).wait(scripted([w.PENDING] * 9 + [w.DONE]))
-    assert result.done and result.polls == 10
-    assert clock.sleeps[0] == 0.1
+    result = w.Waiter(60, clock=clock).wait(scripted([w.PENDING] * 109 + [w.DONE]))
+    assert result.done and result.polls == 110
+    # A change is seen within 100 ms during the first 10 s.
+    assert clock.sleeps[:100] == [0.1] * 100
     assert clock.sleeps == sorted(clock.sleeps)
     assert max(clock.sleeps) == 1.0
     assert clock.sleeps[-1] == 1.0
@@ -74,4 +75,5 @@ def test_dummy_waiter_never_calls_the_probe():
 
 
 def test_intervals_sequence():
-    assert list(itertools.islice(w.intervals(), 7)) == pytest.approx([0.1, 0.15, 0.225, 0.3375, 0.50625, 0.759375, 1.0])
+    assert list(itertools.islice(w.intervals(steady=0.3), 9)) == pytest.approx(
+        [0.1, 0.1, 0.1, 0.15, 0.225, 0.3375, 0.50625, 0.759375, 1.0])
