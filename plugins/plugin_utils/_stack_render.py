@@ -212,5 +212,5 @@ def render_template_file(templar, loader, task_vars, path, template_vars):
     available.update(template_vars)
     data_templar = templar.copy_with_new_env(available_variables=available, searchpath=searchpath)
     # the internal template API, as the lookup: no forced top-level finalization
-    return data_templar._engine.template(template_data, options=TemplateOptions(escape_backslashes=False,
-                                                                                 overrides=_LOOKUP_OVERRIDES))
+    options = TemplateOptions(escape_backslashes=False, overrides=_LOOKUP_OVERRIDES)
+    return data_templar._engine.template(template_data, options=options)
