@@ -48,6 +48,10 @@ class AgentUnit:
     hash: str
     state: str  # loaded | launched
     unloading: bool = False
+    # A unit_fail fault failed its last start: the runtime was not asked to start it, so what the runtime
+    # reports for it (its loaded/inactive/dead from the load, queued on the runtime's reporter thread and
+    # possibly delivered after the injected failure) must not hide the failure.
+    fault_failed: bool = False
 
 
 @dataclass
@@ -250,6 +254,8 @@ class Registry:
                 return
             if agent is None:
                 return  # late report for a unit the agent no longer has
+            if agent.fault_failed:
+                active, sub = "failed", "failed"
             self._set_row(key, (load, active or "", sub or "", agent.hash))
 
     # -- faults --------------------------------------------------------------------------------
@@ -314,7 +320,7 @@ class Registry:
                     self.agent[(machine_id, unit_name)] = AgentUnit(unit.hash, state)
                     actions.append(("load", machine_id, unit_name, unit.options))
                 elif agent.hash != unit.hash:
-                    agent.hash, agent.state = unit.hash, state
+                    agent.hash, agent.state, agent.fault_failed = unit.hash, state, False
                     actions.append(("unload", machine_id, unit_name))
                     actions.append(("load", machine_id, unit_name, unit.options))
                 elif agent.state != state:
@@ -324,10 +330,9 @@ class Registry:
                 else:
                     start = False
                 if start:
-                    if self.unit_fails(machine_id, unit_name):
-                        actions.append(("fail", machine_id, unit_name))
-                    else:
-                        actions.append(("start", machine_id, unit_name))
+                    agent = self.agent[(machine_id, unit_name)]
+                    agent.fault_failed = self.unit_fails(machine_id, unit_name)
+                    actions.append(("fail" if agent.fault_failed else "start", machine_id, unit_name))
         return actions
 
     def unit_env(self, machine: Machine) -> dict:

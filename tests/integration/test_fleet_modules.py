@@ -172,8 +172,6 @@ def test_invalid_content_fails_before_any_write(lab, fleet, tmp_path):
     assert admin(lab, "GET", "/stats")["writes"] == 0
 
 
-# Seen once in CI: the failed wait's result held no `failed` row (cause not found yet); a rerun must pass.
-@pytest.mark.flaky(reruns=1)
 def test_wait_fails_fast_on_failed_unit_and_removes_it(lab, fleet, tmp_path):
     name = "fmtest-fail@v1.service"
     fault = admin(lab, "POST", "/faults", {"kind": "unit_fail", "unit": "fmtest-fail@*"})
