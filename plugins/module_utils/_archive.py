@@ -357,7 +357,7 @@ def match_protect(values):
 # for every shell dollar sign and avoids % and backslashes; single quotes only delimit the sh -c script.
 _PRELUDE = (
     'a=$${CONSUL_HTTP_ADDR:-127.0.0.1:8500}; case "$$a" in *://*) ;; *) a=http://$$a ;; esac; '
-    'r=$${FLEETLAB_ROOT:-}; d=$$r/var/lib/houston/archives/$$HOUSTON_ARCHIVE_SHA256; tf=$$r$$HOUSTON_TOKEN_FILE; '
+    'r=$${FLEETLAB_ROOT:-}; d=$$r/var/lib/houston/archives/$$HOUSTON_ARCHIVE_KEY; tf=$$r$$HOUSTON_TOKEN_FILE; '
     'c() { t=; if [ -r "$$tf" ]; then read -r t < "$$tf"; fi; '
     'if [ -n "$$t" ]; then echo "header = X-Consul-Token:$$t"; fi | '
     'curl -K - -fsS --retry 30 --retry-delay 1 --retry-connrefused --max-time 120 "$$@"; }; '

@@ -118,6 +118,13 @@ class FleetUnit:
         elif operation == "state_changed":
             self.client.set_state(self.name, self.state)
 
+    def submit_loaded(self, operation, desired):
+        """Like :meth:`submit` to desiredState ``loaded``: the unit is scheduled and loaded, not started yet."""
+        if operation in ("created", "replaced"):
+            self.client.put_unit(self.name, desired, "loaded")
+        elif operation == "state_changed":
+            self.client.set_state(self.name, "loaded")
+
     def unload_old(self):
         """Destroy the unit a replacement replaces (its machines then stop and unload it)."""
         self.client.delete(self.name)
@@ -235,7 +242,9 @@ class UnitChain:
     A unit joins the wave of the unit before it when systemd can order the two itself: both are global, the
     unit is ordered ``After=`` the previous one, and fleet runs it only on machines that also run the previous
     one. Then every machine starts them in chain order, exactly as if the deploy had waited for each, with one
-    registry round trip for all of them. Any other unit (a non-global unit, whose machine fleet picks, or a unit
+    registry round trip for all of them (two, in fact: a wave is first submitted loaded, and started once every
+    machine has loaded all of it, so no machine starts a unit before it knows what the unit is ordered after; fleet's
+    agents load and start units in no particular order). Any other unit (a non-global unit, whose machine fleet picks, or a unit
     not ordered after the previous one) starts a new wave, which is submitted only once the previous wave is
     active everywhere. Within a wave the poll walks the units in chain order and stops at the first that is not
     active yet: a unit ordered after it cannot be active before it, and the first failed unit is the cause.
@@ -305,10 +314,18 @@ class UnitChain:
                     current.unit.unload_old()
                 if replaced:
                     wait_unloaded([s.unit for s in replaced], self.wait_timeout, self.clock)
+                staged = [s for s in wave if s.operation != "none"] if len(wave) > 1 else []
                 for current in wave:
                     current.submitted = True
-                    current.unit.submit(current.operation, current.desired)
-                outcome, failing = self.wait_wave(wave, start)
+                    if current in staged:
+                        current.unit.submit_loaded(current.operation, current.desired)
+                    else:
+                        current.unit.submit(current.operation, current.desired)
+                outcome, failing = self.wait_loaded(staged)
+                if outcome.done:
+                    for current in staged:
+                        self.client.set_state(current.unit.name, "launched")
+                    outcome, failing = self.wait_wave(wave, start)
             except FleetError as e:
                 self.fail(current, str(e), status=e.status)
             if not outcome.done:
@@ -316,6 +333,34 @@ class UnitChain:
         for step in self.steps:
             step.result["unit"] = step.unit.describe(self.client.unit(step.unit.name), step.desired)
         return [s.result for s in self.steps]
+
+    def wait_loaded(self, staged):
+        """Wait until every staged unit is loaded on each of its machines, before any of them is started: a machine
+        starting a unit whose Requires=/After= unit it has not loaded yet would not order (or even find) it."""
+        pending = list(staged)
+
+        def probe():
+            while pending:
+                step = pending[0]
+                wanted_hash = unitfile.unit_hash(unitfile.normalise(step.desired))
+                expected = step.unit.expected(step.desired)
+                rows = step.unit.rows()
+                loaded = {r["machine_id"] for r in rows if r["load_state"] == "loaded" and r["hash"] in (None, wanted_hash)}
+                observation = {"rows": rows, "expected": expected or [], "reason": None, "missing": [
+                    r for r in rows if r["machine_id"] not in loaded]}
+                if not expected:
+                    observation["reason"] = "no machine matches its [X-Fleet] constraints"
+                    return FAILED, (step, observation)
+                if not set(expected) <= loaded:
+                    observation["reason"] = "not loaded yet on " + ", ".join(sorted(set(expected) - loaded))
+                    return PENDING, (step, observation)
+                pending.pop(0)
+            return DONE, (None, None)
+
+        outcome = get_waiter(self.wait_timeout, clock=self.clock).wait(probe)
+        failing, observation = outcome.observation
+        outcome.observation = observation
+        return outcome, failing
 
     def wait_wave(self, wave, start):
         probes = [(step, step.unit.prober(step.desired)) for step in wave]

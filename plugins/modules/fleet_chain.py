@@ -10,14 +10,16 @@ module: fleet_chain
 short_description: Launch an ordered chain of fleet units and wait until all are active
 version_added: 1.0.0
 description:
-  - Launches the units of O(units) in their order, as one M(houston.stack.fleet_unit) task per unit with O(state=launched)
-    would, with one submission and one wait for every unit that systemd can order by itself.
+  - Launches the units of O(units) in their order, as one M(houston.stack.fleet_unit) task per unit with
+    C(state=launched) would, with one submission and one wait for every unit that systemd can order by itself.
   - Every unit is checked first (name, syntax, C([X-Fleet]) options), and fleet's units are read once; nothing is touched
     when one unit is invalid. Each unit is then created, replaced (when its content differs), started, or left alone.
   - A unit is launched together with the unit before it when both are global, it is ordered C(After=) the previous unit,
     and fleet runs it only on machines that also run the previous unit. Each machine then starts them in chain order, as
-    systemd orders queued start jobs, so the result is the one of launching and waiting unit by unit, with a single
-    round trip through fleet's registry. A non-global unit (fleet picks its machine) or a unit that is not ordered after
+    systemd orders queued start jobs, so the result is the one of launching and waiting unit by unit. Such a wave is
+    submitted with desiredState C(loaded), then started once every machine has loaded all of it (fleet's agents load
+    and start units in no particular order, and a machine must know a unit's C(After=) units before starting it):
+    two round trips through fleet's registry for the wave instead of one per unit. A non-global unit (fleet picks its machine) or a unit that is not ordered after
     the previous one waits until every unit before it is active everywhere; RV(units[].wave) tells which units went
     together.
   - The wait polls fleet (first check at once, then every 0.1 s for 10 s, then backing off to one check a second) for at

@@ -97,12 +97,9 @@ def test_fleet_503_for_longer_than_the_retries_fails_cleanly(lab, rel_files):
 
 
 # --- a machine lost mid-deploy --------------------------------------------------------------------------------------
-# Flaky while a collection bug stands (cause found, fix pending in plugins/module_utils/_archive.py): every rel-*
-# stack ships the same files, so the extraction units of rel-fleet (left by the tests above) and of this stack share
-# one work dir on a machine (keyed by the archive's sha256 only); started together on the restored machine, one
-# truncates the archive the other is extracting ("gzip: stdin: unexpected end of file", unit failed). Remove
-# the rerun once the work dir is per stack. A rerun must pass.
-@pytest.mark.flaky(reruns=1)
+# Once flaky: every rel-* stack ships the same files, and the extraction units of two stacks used one work dir per
+# archive on a machine; started together on the restored machine, one truncated the archive the other was
+# extracting. The work dir is now per stack (its Consul key), so this runs without reruns.
 def test_machine_lost_mid_deploy(lab, rel_files, tmp_path):
     stack = "rel-machine"
     ok_deploy(lab, rel_files, stack, "v1")

@@ -108,11 +108,12 @@ def test_waves(specs, waves):
     assert [step.result["wave"] for step in chain.steps] == waves
 
 
-def test_one_submission_for_a_wave_then_every_unit_reported():
+def test_a_wave_is_submitted_loaded_then_started_and_every_unit_reported():
     client = FleetStandIn()
     chain = UnitChain(client, chain_of(("a.service", {}), ("b.service", {"after": "a.service"})), clock=FakeClock())
     units = chain.launch(chain.plan())
-    assert client.calls == [("put", "a.service"), ("put", "b.service")]
+    assert client.calls == [("put", "a.service"), ("put", "b.service"), ("state", "a.service"), ("state", "b.service")]
+    assert all(unit["desiredState"] == "launched" for unit in client.known.values())
     assert [(u["name"], u["operation"], u["wave"]) for u in units] == [("a.service", "created", 1), ("b.service", "created", 1)]
     assert all(u["expected_machines"] == ["m1", "m2"] for u in units)
 
