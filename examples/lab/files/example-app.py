@@ -38,7 +38,7 @@ def log(message):
 
 def write_port(name, port):
     os.makedirs("run", exist_ok=True)
-    tmp = f"run/{name}.port.tmp"
+    tmp = f"run/{name}.port.{os.getpid()}.tmp"
     with open(tmp, "w") as handle:
         handle.write(str(port))
     os.replace(tmp, f"run/{name}.port")
@@ -153,7 +153,7 @@ def cmd_kv_render(args):
             log(f"kv-render: {error}")
             stopping.wait(1)
             continue
-        tmp = args.output + ".tmp"
+        tmp = f"{args.output}.{os.getpid()}.tmp"  # two versions may render side by side during an upgrade
         with open(tmp, "w") as handle:
             handle.write(content)
         os.replace(tmp, args.output)
