@@ -218,7 +218,7 @@ def run(module, client, clock=None):
     if module._diff:
         result["diff"] = chain.diffs()
     if module.check_mode:
-        result.update(units=chain.predict(), skipped_wait=bool(chain.steps))
+        result.update(units=chain.predict(), skipped_wait=changed)
         return result
     start = time.monotonic()
     try:
