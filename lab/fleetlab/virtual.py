@@ -73,6 +73,7 @@ class VirtualRuntime:
         self._log_dir = log_dir
         self._stop_seconds = stop_seconds
         self._units: dict[tuple[str, str], _VirtualUnit] = {}
+        self._queued: dict[str, set[str]] = {}  # machine id -> names of units whose start waits (After=)
         self._timings: dict[tuple[str, str], dict] = {}
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
@@ -156,12 +157,15 @@ class VirtualRuntime:
         key = (machine_id, unit_name)
         if failed:
             unit.running = unit.queued = False
+            self._queued.get(machine_id, set()).discard(unit_name)
             unit.result = "failed"
             return [(machine_id, unit_name, "loaded", "failed", "failed")] + self._release(machine_id)
         if waiting:
             unit.queued = True
+            self._queued.setdefault(machine_id, set()).add(unit_name)
             return [(machine_id, unit_name, "loaded", "inactive", "dead")]
         unit.queued = False
+        self._queued.get(machine_id, set()).discard(unit_name)
         unit.started_at = time.monotonic()
         generation = unit.generation
         self._schedule(unit.start_seconds, lambda: self._finish_start(key, generation))
@@ -170,9 +174,10 @@ class VirtualRuntime:
     def _release(self, machine_id: str) -> list[tuple]:
         """Re-examine the queued starts of a machine after one of its units finished starting (lock held)."""
         reports = []
-        for (mid, name), other in list(self._units.items()):
-            if mid == machine_id and other.queued and other.running:
-                reports += self._dispatch(mid, name, other)
+        for name in sorted(self._queued.get(machine_id, ())):
+            other = self._units.get((machine_id, name))
+            if other is not None and other.queued and other.running:
+                reports += self._dispatch(machine_id, name, other)
         return reports
 
     def _finish_start(self, key: tuple[str, str], generation: int) -> None:
@@ -212,6 +217,7 @@ class VirtualRuntime:
             generation = unit.generation
             was_running = was_running and not unit.queued
             unit.queued = False
+            self._queued.get(machine_id, set()).discard(unit_name)
             unit.result = None
             if was_running:
                 self._schedule(self._stop_seconds, lambda: self._finish_stop(key, generation))
