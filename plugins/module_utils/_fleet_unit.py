@@ -25,6 +25,12 @@ ACTIVE = "active"
 RUNNING = frozenset(("active", "activating", "deactivating", "reloading"))
 GOALS = {"launched": "active", "loaded": "loaded and stopped", "inactive": "gone from every machine",
          "absent": "gone from every machine"}
+# What a state row must show for each goal of a wait on a machine the unit belongs on (loaded there, right hash).
+REACHED = {
+    "active": lambda row: row["active_state"] == ACTIVE,
+    "loaded and stopped": lambda row: row["active_state"] not in RUNNING,
+    "loaded": lambda row: True,
+}
 
 
 class WaitFailure(Exception):
@@ -33,6 +39,20 @@ class WaitFailure(Exception):
     def __init__(self, message, result):
         super().__init__(message)
         self.result = result
+
+
+def exit_with_result(module, run):
+    """``module.exit_json`` with ``run()``'s result, or ``fail_json`` naming what went wrong: an invalid unit (nothing
+    touched), a failed wait (with the result so far) or a fleet API error (with its HTTP status)."""
+    try:
+        result = run()
+    except unitfile.UnitFileError as e:
+        module.fail_json(msg=str(e), changed=False)
+    except WaitFailure as e:
+        module.fail_json(msg=str(e), **{key: value for key, value in e.result.items() if value is not None})
+    except FleetError as e:
+        module.fail_json(msg=str(e), changed=False, status=e.status)
+    module.exit_json(**result)
 
 
 def plan(existing, desired_options, state):
@@ -146,16 +166,18 @@ class FleetUnit:
         machine_id = unit.get("machineID")
         return [machine_id] if machine_id else None
 
-    def probe(self, desired, wanted_hash):
-        """``(status, observation)`` of the unit against its goal, for a Waiter."""
+    def probe(self, desired, wanted_hash, goal=None):
+        """``(status, observation)`` of the unit against ``goal`` (a key of REACHED; by default the one of its
+        state), for a Waiter."""
+        goal = goal or GOALS[self.state]
         if self.state in ("inactive", "absent"):
             rows = self.rows()
-            return (DONE if not rows else PENDING), {"rows": rows, "expected": [], "reason": "still reported"}
+            return (DONE if not rows else PENDING), {"rows": rows, "expected": [], "reason": "still reported", "goal": goal}
         expected = self.expected(desired)
         if expected is not None and any(machine_id not in self.machines.by_id() for machine_id in expected):
             self.machines.refresh()  # a machine we did not know yet: refresh IPs
         rows = self.rows()
-        observation = {"rows": rows, "expected": expected or [], "reason": None}
+        observation = {"rows": rows, "expected": expected or [], "reason": None, "goal": goal}
         if expected is None:
             observation["reason"] = "not scheduled to any machine yet (currentState inactive); check its [X-Fleet] constraints"
             return PENDING, observation
@@ -171,24 +193,22 @@ class FleetUnit:
         missing = []
         for machine_id in expected:
             row = by_machine.get(machine_id)
-            ok = row is not None and row["load_state"] == "loaded" and (
-                row["active_state"] == ACTIVE if self.state == "launched" else row["active_state"] not in RUNNING)
-            if not ok:
+            if row is None or row["load_state"] != "loaded" or not REACHED[goal](row):
                 missing.append(row or {"machine_id": machine_id, "ip": self.machines.by_id().get(machine_id, {}).get("primaryIP"),
                                        "load_state": None, "active_state": None, "sub_state": None})
         observation["missing"] = missing
         return (DONE if not missing else PENDING), observation
 
-    def prober(self, desired):
+    def prober(self, desired, goal=None):
         wanted_hash = unitfile.unit_hash(unitfile.normalise(desired or []))
-        return lambda: self.probe(desired, wanted_hash)
+        return lambda: self.probe(desired, wanted_hash, goal)
 
     def wait_for(self, desired, wait_timeout, clock=None):
         return get_waiter(wait_timeout, clock=clock).wait(self.prober(desired))
 
     def wait_message(self, outcome):
         obs = outcome.observation
-        goal = GOALS[self.state]
+        goal = obs.get("goal") or GOALS[self.state]
         if outcome.failed and obs.get("failed_row"):
             return f"unit {self.name!r} failed on {describe_row(obs['failed_row'])}"
         if outcome.failed:
@@ -321,11 +341,12 @@ class UnitChain:
                         current.unit.submit_loaded(current.operation, current.desired)
                     else:
                         current.unit.submit(current.operation, current.desired)
-                outcome, failing = self.wait_loaded(staged)
+                # A machine starting a unit whose Requires=/After= unit it has not loaded yet would not order it.
+                outcome, failing = self.wait_steps(staged, "loaded")
                 if outcome.done:
                     for current in staged:
                         self.client.set_state(current.unit.name, "launched")
-                    outcome, failing = self.wait_wave(wave, start)
+                    outcome, failing = self.wait_steps(wave, "active", start)
             except FleetError as e:
                 self.fail(current, str(e), status=e.status)
             if not outcome.done:
@@ -334,36 +355,11 @@ class UnitChain:
             step.result["unit"] = step.unit.describe(self.client.unit(step.unit.name), step.desired)
         return [s.result for s in self.steps]
 
-    def wait_loaded(self, staged):
-        """Wait until every staged unit is loaded on each of its machines, before any of them is started: a machine
-        starting a unit whose Requires=/After= unit it has not loaded yet would not order (or even find) it."""
-        pending = list(staged)
-
-        def probe():
-            while pending:
-                step = pending[0]
-                wanted_hash = unitfile.unit_hash(unitfile.normalise(step.desired))
-                expected = step.unit.expected(step.desired)
-                rows = step.unit.rows()
-                loaded = {r["machine_id"] for r in rows if r["load_state"] == "loaded" and r["hash"] in (None, wanted_hash)}
-                observation = {"rows": rows, "expected": expected or [], "reason": None, "missing": [
-                    r for r in rows if r["machine_id"] not in loaded]}
-                if not expected:
-                    observation["reason"] = "no machine matches its [X-Fleet] constraints"
-                    return FAILED, (step, observation)
-                if not set(expected) <= loaded:
-                    observation["reason"] = "not loaded yet on " + ", ".join(sorted(set(expected) - loaded))
-                    return PENDING, (step, observation)
-                pending.pop(0)
-            return DONE, (None, None)
-
-        outcome = get_waiter(self.wait_timeout, clock=self.clock).wait(probe)
-        failing, observation = outcome.observation
-        outcome.observation = observation
-        return outcome, failing
-
-    def wait_wave(self, wave, start):
-        probes = [(step, step.unit.prober(step.desired)) for step in wave]
+    def wait_steps(self, steps, goal, start=None):
+        """Poll ``steps`` in chain order until each reached ``goal``, stopping at the first that has not: a unit
+        ordered after it cannot be ahead of it, and the first failed unit is the cause. With ``start``, each unit's
+        result records the seconds from ``start`` until it was seen there."""
+        probes = [(step, step.unit.prober(step.desired, goal)) for step in steps]
         position = {"index": 0}
 
         def probe():
@@ -373,7 +369,8 @@ class UnitChain:
                 step.result.update(machines=observation["rows"], expected_machines=observation["expected"])
                 if status != DONE:
                     return status, (step, observation)
-                step.result["elapsed"] = round(self._now() - start, 3)
+                if start is not None:
+                    step.result["elapsed"] = round(self._now() - start, 3)
                 position["index"] += 1
             return DONE, (None, None)
 

@@ -189,9 +189,8 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.houston.stack.plugins.module_utils import _unitfile as unitfile
-from ansible_collections.houston.stack.plugins.module_utils._fleet import FLEET_ARGSPEC, FleetClient, FleetError
-from ansible_collections.houston.stack.plugins.module_utils._fleet_unit import UnitChain, WaitFailure
+from ansible_collections.houston.stack.plugins.module_utils._fleet import FLEET_ARGSPEC, FleetClient
+from ansible_collections.houston.stack.plugins.module_utils._fleet_unit import UnitChain, WaitFailure, exit_with_result
 
 
 def argument_spec():
@@ -233,15 +232,7 @@ def run(module, client, clock=None):
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     client = FleetClient.from_params(module.params)
-    try:
-        result = run(module, client)
-    except unitfile.UnitFileError as e:
-        module.fail_json(msg=str(e), changed=False)
-    except WaitFailure as e:
-        module.fail_json(msg=str(e), **{k: v for k, v in e.result.items() if v is not None})
-    except FleetError as e:
-        module.fail_json(msg=str(e), changed=False, status=e.status)
-    module.exit_json(**result)
+    exit_with_result(module, lambda: run(module, client))
 
 
 if __name__ == "__main__":

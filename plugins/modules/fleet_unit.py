@@ -244,9 +244,8 @@ import copy
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.houston.stack.plugins.module_utils import _unitfile as unitfile
-from ansible_collections.houston.stack.plugins.module_utils._fleet import FLEET_ARGSPEC, FleetClient, FleetError
-from ansible_collections.houston.stack.plugins.module_utils._fleet_unit import FleetUnit, WaitFailure, plan
+from ansible_collections.houston.stack.plugins.module_utils._fleet import FLEET_ARGSPEC, FleetClient
+from ansible_collections.houston.stack.plugins.module_utils._fleet_unit import FleetUnit, WaitFailure, exit_with_result, plan
 from ansible_collections.houston.stack.plugins.module_utils._wait import WAIT_ARGSPEC
 
 
@@ -314,15 +313,7 @@ def main():
         supports_check_mode=True,
     )
     client = FleetClient.from_params(module.params)
-    try:
-        result = run(module, client)
-    except unitfile.UnitFileError as e:
-        module.fail_json(msg=str(e), changed=False)
-    except WaitFailure as e:
-        module.fail_json(msg=str(e), **e.result)
-    except FleetError as e:
-        module.fail_json(msg=str(e), changed=False, status=e.status)
-    module.exit_json(**result)
+    exit_with_result(module, lambda: run(module, client))
 
 
 if __name__ == "__main__":

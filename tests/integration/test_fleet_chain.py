@@ -8,10 +8,8 @@ and a failure names the first failed unit and removes what the run created."""
 
 from __future__ import annotations
 
-import pytest
-
-from ansible_collections.houston.stack.plugins.module_utils._fleet import FleetClient
-from tests.integration.test_fleet_modules import assert_ok, dump, run_play
+# fleet is a fixture, used by name.
+from tests.integration.test_fleet_modules import assert_ok, dump, fleet, run_play  # noqa: F401 pylint: disable=unused-import
 
 # The first unit takes a while and leaves a file; the second refuses to start without that file, so it can only
 # succeed if the machine started it after the first one finished (After=), although both were submitted together.
@@ -60,13 +58,6 @@ def units(tag, command="/bin/sleep 600"):
 def cleanup(tag):
     return {"name": "Remove the chain's units", "houston.stack.fleet_unit": {"name": "{{ item.name }}", "state": "absent"},
             "loop": units(tag)}
-
-
-@pytest.fixture
-def fleet(lab):
-    if not lab.fleet_endpoint:
-        pytest.skip("the lab runs without fleetlab")
-    return FleetClient(lab.fleet_endpoint)
 
 
 def test_chain_check_real_idempotent(lab, tmp_path, fleet):
