@@ -47,7 +47,8 @@ The systemd subset, and how it differs from systemd:
   ``machine-<n>``, ``%b`` = a boot id per runtime; the system directories ``%t %S %C %L %E`` are
   ``run``, ``var/lib``, ``var/cache``, ``var/log``, ``etc`` under the machine root); an unknown
   specifier fails the start, naming it in the unit's log.
-* Environment of every process: ``PATH``, ``HOME``, ``LANG`` of the lab process,
+* Environment of every process: ``PATH`` (with the directory of the lab's own Python first, so
+  ``python3`` is the lab's interpreter), ``HOME``, ``LANG`` of the lab process,
   ``COREOS_PUBLIC_IPV4``/``COREOS_PRIVATE_IPV4`` (machine IP), ``FLEETLAB_ROOT`` (machine root),
   ``CONSUL_HTTP_ADDR`` (``<machine ip>:8500`` or the machine's ``consul`` entry),
   ``FLEETLAB_MACHINE_ID``, then the ``env`` given to ``load()``, then Environment=/EnvironmentFile=.
@@ -77,6 +78,7 @@ import queue
 import re
 import shutil
 import signal
+import sys
 import subprocess
 import threading
 import time
@@ -1263,6 +1265,9 @@ class ProcessRuntime:
         ip = str(machine.get("ip", "127.0.0.1"))
         env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
         env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        # python3 on a lab machine is the lab's own interpreter, whatever the caller's PATH finds first (a pyenv
+        # shim, or a Python whose site-packages import a lot at start-up, would slow every unit written in Python).
+        env["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{env['PATH']}"
         env.update({
             "COREOS_PUBLIC_IPV4": ip,
             "COREOS_PRIVATE_IPV4": ip,

@@ -229,7 +229,14 @@ pruned:
   returned: success
   type: list
   elements: str
+elapsed:
+  description: Seconds the call took (the deploy report's C(archive) timing).
+  returned: success
+  type: float
+  sample: 0.21
 """
+
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -338,6 +345,7 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
+    started = time.monotonic()
     try:
         stack = validate_stack(params["stack"])
         if params["keep"] < 0:
@@ -348,7 +356,7 @@ def main():
         module.fail_json(msg=f"consul_archive for stack {params['stack']!r}: {e}")
     except ConsulError as e:
         module.fail_json(msg=f"consul_archive for stack {params['stack']!r}: {e}", status=e.status)
-    module.exit_json(**result)
+    module.exit_json(elapsed=round(time.monotonic() - started, 3), **result)
 
 
 if __name__ == "__main__":

@@ -119,7 +119,14 @@ previous_versions:
   type: list
   elements: str
   sample: [v1]
+elapsed:
+  description: Seconds the call took (the deploy report's C(record_start) and C(record) timings).
+  returned: success
+  type: float
+  sample: 0.012
 """
+
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -146,6 +153,7 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
+    started = time.monotonic()
     try:
         stack = validate_stack(p["stack"])
         if p["version"]:
@@ -163,7 +171,8 @@ def main():
         module.fail_json(msg=f"consul_history for stack {p['stack']!r}: {e}")
     except ConsulError as e:
         module.fail_json(msg=f"consul_history for stack {p['stack']!r}: {e}", status=e.status)
-    module.exit_json(changed=changed, entry=entry, current=current, previous_versions=previous_versions(entries, current))
+    module.exit_json(changed=changed, entry=entry, current=current, previous_versions=previous_versions(entries, current),
+                     elapsed=round(time.monotonic() - started, 3))
 
 
 if __name__ == "__main__":

@@ -194,10 +194,19 @@ def cmd_serve(args):
     server = ThreadingHTTPServer((IP, 0), Handler)
     port = server.server_address[1]
     write_port(service_id, port)
+    # The cache unit starts next to this one: give it a moment, so the instance registers healthy when it can.
+    deadline = time.monotonic() + 3
+    healthy = cache_alive(args.cache)
+    while not healthy and time.monotonic() < deadline:
+        time.sleep(0.05)
+        healthy = cache_alive(args.cache)
     registration = {
         "ID": service_id, "Name": args.service, "Tags": [args.version, "http"], "Address": IP, "Port": port,
         "Meta": {"version": args.version},
+        # Consul runs an HTTP check first after a random pause of up to one interval (at least 1 s): start
+        # from what /health answers now, so a healthy instance is passing at once.
         "Check": {"HTTP": f"http://{IP}:{port}/health", "Interval": "1s", "Timeout": "2s",
+                  "Status": "passing" if healthy else "critical",
                   "DeregisterCriticalServiceAfter": "1m"},
     }
     consul("PUT", "/v1/agent/service/register", registration)
