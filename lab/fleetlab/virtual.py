@@ -159,8 +159,10 @@ class VirtualRuntime:
             unit.running = unit.queued = False
             self._queued.get(machine_id, set()).discard(unit_name)
             unit.result = "failed"
-            return [(machine_id, unit_name, "loaded", "failed", "failed")] + self._release(machine_id)
+            return [(machine_id, unit_name, "loaded", "failed", "failed")] + self._release(machine_id, unit_name)
         if waiting:
+            if unit.queued:
+                return []  # still queued: nothing to report (a report per queued unit per finished start is O(n^2))
             unit.queued = True
             self._queued.setdefault(machine_id, set()).add(unit_name)
             return [(machine_id, unit_name, "loaded", "inactive", "dead")]
@@ -171,12 +173,13 @@ class VirtualRuntime:
         self._schedule(unit.start_seconds, lambda: self._finish_start(key, generation))
         return [(machine_id, unit_name, "loaded", "activating", "start")]
 
-    def _release(self, machine_id: str) -> list[tuple]:
-        """Re-examine the queued starts of a machine after one of its units finished starting (lock held)."""
+    def _release(self, machine_id: str, finished: str) -> list[tuple]:
+        """Re-examine the queued starts of a machine ordered after ``finished``, one of its units that finished
+        starting, failed or went away (lock held); the others still wait for something else."""
         reports = []
         for name in sorted(self._queued.get(machine_id, ())):
             other = self._units.get((machine_id, name))
-            if other is not None and other.queued and other.running:
+            if other is not None and other.queued and other.running and finished in other.after:
                 reports += self._dispatch(machine_id, name, other)
         return reports
 
@@ -201,7 +204,7 @@ class VirtualRuntime:
                 else:
                     unit.result = "active"
                     triple = ("loaded", "active", "running")
-            reports = [(key[0], key[1], *triple)] + self._release(key[0])
+            reports = [(key[0], key[1], *triple)] + self._release(key[0], key[1])
         for report in reports:
             self._report(*report)
 
@@ -237,7 +240,7 @@ class VirtualRuntime:
         key = (machine_id, unit_name)
         with self._lock:
             unit = self._units.pop(key, None)
-            reports = self._release(machine_id) if unit is not None else []
+            reports = self._release(machine_id, unit_name) if unit is not None else []
         if unit is not None:
             self._report(machine_id, unit_name, None, None, None)
         for report in reports:

@@ -440,7 +440,7 @@ def stack_roll_plan(new_units, fleet_units, stack, version, batch_size=1, operat
 
 
 def stack_applied(results, loop_var=None, units=None):
-    """What a launch did, as present.yml remembers it: ``[{name, operation, service, instance, machines, elapsed}]``.
+    """What a launch did, as present.yml remembers it: ``[{name, operation, service, instance, ips, elapsed}]``.
 
     ``results``: the ``results`` of a looped fleet_unit task (each carrying its unit entry under ``loop_var``), or
     the ``units`` of a fleet_chain result (``loop_var`` omitted; the unit entries are looked up by ``fleet_name`` in
@@ -454,7 +454,8 @@ def stack_applied(results, loop_var=None, units=None):
         unit = result.get(loop_var) or {} if loop_var else entries.get(result.get("name"), {"fleet_name": result.get("name")})
         applied.append({"name": unit.get("fleet_name"), "operation": result.get("operation", "none"),
                         "service": bool(unit.get("service")), "instance": unit.get("instance"),
-                        "machines": result.get("machines") or [], "elapsed": result.get("elapsed", 0)})
+                        "ips": result.get("ips") or sorted({row["ip"] for row in result.get("machines") or [] if row.get("ip")}),
+                        "elapsed": result.get("elapsed", 0)})
     return applied
 
 

@@ -89,6 +89,11 @@ def archive_unit_name(stack, sha256, is_global=False):
     return f"{prefix}-file-deploy@{sha[:8]}.service"
 
 
+def is_archive_unit(name):
+    """True for a file-archive extraction unit name (see :func:`archive_unit_name`)."""
+    return bool(re.search(r"-file-deploy@[0-9a-f]{8}\.service$", str(name or "")))
+
+
 def stack_prefix(stack):
     """Name prefix shared by every unit of a stack (``<stack>-`` units and the ``<stack>@`` service unit).
 

@@ -93,10 +93,17 @@ def test_first_deploy_is_one_batch_and_in_place_replacement_rolls():
     assert in_place["rolling"] is True and len(in_place["batches"]) == 3
 
 
-def test_applied_results_keep_name_operation_and_machines():
+def test_applied_results_keep_name_operation_and_ips():
     results = [{"stack_deploy_new": {"fleet_name": "api-instance-1@v2.service", "service": True, "instance": "1"},
                 "operation": "created", "machines": [{"ip": "10.0.0.1"}], "elapsed": 1.5},
                {"stack_deploy_new": {"fleet_name": "x"}, "skipped": True}]
     assert f.stack_applied(results, "stack_deploy_new") == [
         {"name": "api-instance-1@v2.service", "operation": "created", "service": True, "instance": "1",
-         "machines": [{"ip": "10.0.0.1"}], "elapsed": 1.5}]
+         "ips": ["10.0.0.1"], "elapsed": 1.5}]
+
+
+def test_applied_chain_units_keep_the_chain_ips_without_rows():
+    units = [{"name": "web@v1.service", "operation": "created", "ips": ["10.0.0.2", "10.0.0.3"], "elapsed": 0.4}]
+    assert f.stack_applied(units, units=[{"fleet_name": "web@v1.service", "service": True}]) == [
+        {"name": "web@v1.service", "operation": "created", "service": True, "instance": None,
+         "ips": ["10.0.0.2", "10.0.0.3"], "elapsed": 0.4}]
