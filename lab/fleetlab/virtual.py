@@ -74,6 +74,7 @@ class VirtualRuntime:
         self._stop_seconds = stop_seconds
         self._units: dict[tuple[str, str], _VirtualUnit] = {}
         self._queued: dict[str, set[str]] = {}  # machine id -> names of units whose start waits (After=)
+        self._waiting_on: dict[tuple[str, str], set[str]] = {}  # (machine id, After= unit) -> queued units
         self._timings: dict[tuple[str, str], dict] = {}
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
@@ -161,6 +162,8 @@ class VirtualRuntime:
             unit.result = "failed"
             return [(machine_id, unit_name, "loaded", "failed", "failed")] + self._release(machine_id, unit_name)
         if waiting:
+            for name in unit.after:
+                self._waiting_on.setdefault((machine_id, name), set()).add(unit_name)
             if unit.queued:
                 return []  # still queued: nothing to report (a report per queued unit per finished start is O(n^2))
             unit.queued = True
@@ -177,9 +180,9 @@ class VirtualRuntime:
         """Re-examine the queued starts of a machine ordered after ``finished``, one of its units that finished
         starting, failed or went away (lock held); the others still wait for something else."""
         reports = []
-        for name in sorted(self._queued.get(machine_id, ())):
+        for name in sorted(self._waiting_on.pop((machine_id, finished), ())):
             other = self._units.get((machine_id, name))
-            if other is not None and other.queued and other.running and finished in other.after:
+            if other is not None and other.queued and other.running:
                 reports += self._dispatch(machine_id, name, other)
         return reports
 

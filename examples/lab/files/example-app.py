@@ -23,10 +23,9 @@ import socketserver
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
-from functools import partial
-from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+# http.server and urllib are imported by the sub-commands that use them: a deploy starts every program at once on
+# every machine, and what each one does not import is CPU left for the others.
 
 IP = os.environ.get("COREOS_PUBLIC_IPV4", "127.0.0.1")
 CONSUL = os.environ.get("CONSUL_HTTP_ADDR", "127.0.0.1:8500")
@@ -50,6 +49,7 @@ def read_port(name):
 
 
 def consul(method, path, body=None, timeout=10):
+    import urllib.request  # pylint: disable=import-outside-toplevel
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(f"http://{CONSUL}{path}", data=data, method=method)
     token_file = "/etc/houston/consul-token"
@@ -123,6 +123,8 @@ def cache_alive(name):
 # static -----------------------------------------------------------------------------------------
 def cmd_static(args):
     os.makedirs(args.directory, exist_ok=True)
+    from functools import partial  # pylint: disable=import-outside-toplevel
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer  # pylint: disable=import-outside-toplevel
     handler = partial(SimpleHTTPRequestHandler, directory=args.directory)
     server = ThreadingHTTPServer((IP, 0), handler)
     write_port(args.name, server.server_address[1])
@@ -133,6 +135,7 @@ def cmd_static(args):
 
 # kv-render --------------------------------------------------------------------------------------
 def cmd_kv_render(args):
+    import urllib.error  # pylint: disable=import-outside-toplevel
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     index = "0"
@@ -161,6 +164,7 @@ def cmd_kv_render(args):
 
 # serve ------------------------------------------------------------------------------------------
 def cmd_serve(args):
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # pylint: disable=import-outside-toplevel
     service_id = f"{args.service}@{args.version}"
 
     class Handler(BaseHTTPRequestHandler):
