@@ -47,6 +47,40 @@ def test_unit_names():
         n.archive_unit_name("example", "xyz")
 
 
+
+@pytest.mark.parametrize("name, result", [
+    ("example-file-deploy@0a1b2c3d.service", True),
+    ("global-file-deploy@abcdef01.service", True),
+    ("my.stack_2-file-deploy@12345678.service", True),
+    ("example-file-deploy@0A1B2C3D.service", False),    # archive_unit_name lowercases the checksum
+    ("example-file-deploy@0a1b2c3.service", False),     # 7 hex digits
+    ("example-file-deploy@0a1b2c3d4.service", False),   # 9 hex digits
+    ("example-file-deploy@0a1b2c3g.service", False),    # not hex
+    ("example-file-deploy@v1.service", False),
+    ("example-file-deploy@0a1b2c3d.timer", False),
+    ("example-file-deploy@0a1b2c3d.service.bak", False),
+    ("example-file-deploy.service", False),
+    ("example-file-deploy@.service", False),
+    ("example@0a1b2c3d.service", False),
+    ("example-web@0a1b2c3d.service", False),
+    ("example-filedeploy@0a1b2c3d.service", False),
+    ("file-deploy@0a1b2c3d.service", False),            # no stack before it
+    ("", False),
+    (None, False),
+])
+def test_is_archive_unit(name, result):
+    assert n.is_archive_unit(name) is result
+
+
+@pytest.mark.parametrize("stack", ["example", "global", "a.b_c-d"])
+def test_is_archive_unit_knows_the_names_the_collection_builds(stack):
+    for sha in ("0a1b2c3d" * 8, "ABCDEF0123456789" * 4, "deadbeef"):
+        assert n.is_archive_unit(n.archive_unit_name(stack, sha, is_global=stack == "global"))
+    for version in ("v1", "latest", "1.2.3", "f20fb494x"):
+        assert not n.is_archive_unit(n.unit_name(stack, "web", version))
+        assert not n.is_archive_unit(n.service_unit_name(stack, version))
+    assert not n.is_archive_unit(n.global_unit_name("consul-agent"))
+
 def test_marker_round_trip():
     options = n.marker_options("example", "v1")
     assert options == [
