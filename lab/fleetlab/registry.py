@@ -343,10 +343,7 @@ class Registry:
             "CONSUL_HTTP_ADDR": machine.consul or "%s:8500" % machine.ip,
             "FLEETLAB_MACHINE_ID": machine.id,
         }
-        for name in ("PATH", "HOME", "LANG"):
-            if name in os.environ:
-                env[name] = os.environ[name]
-        return env
+        return env  # PATH, HOME and LANG come from the runtime (its PATH starts with the lab's own Python)
 
     def _execute(self, actions: list[tuple]) -> None:
         runtime = self.runtime

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import urllib.request
 
 try:
@@ -49,7 +50,8 @@ def test_machine_environment_specifiers_and_variable_expansion(runtime, recorder
     assert seen["FLEETLAB_ROOT"] == m["root"] == seen["cwd"]
     assert seen["CONSUL_HTTP_ADDR"] == "127.0.3.12:8500"
     assert seen["FLEETLAB_MACHINE_ID"] == seen["MID"] == m["id"]
-    assert seen["PATH"] and seen["EXTRA"] == "from-load"
+    assert seen["PATH"].split(os.pathsep)[0] == os.path.dirname(sys.executable)  # python3 is the lab's own
+    assert seen["EXTRA"] == "from-load"
     assert (seen["UNIT"], seen["PREFIX"], seen["INSTANCE"], seen["HOST"], seen["PCT"]) == \
         ("app@v1.service", "app", "v1", "machine-2", "100%")
     assert seen["RUNDIR"] == m["root"] + "/run"
