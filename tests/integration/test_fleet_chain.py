@@ -114,3 +114,29 @@ def test_chain_failure_names_the_first_failed_unit_and_removes_what_it_created(l
     assert failed["removed"] == [f"chain-app-{tag}.service"]
     assert [u["operation"] for u in failed["units"]] == ["none", "created", "none"]
     assert [u["name"] for u in results["after"]["units"]] == [f"chain-setup-{tag}.service"]
+
+
+def test_chain_without_state_rows_returns_the_ips(lab, tmp_path, fleet):
+    tag = "ips"
+    chain = {"units": units(tag), "wait_timeout": 60, "state_rows": False}
+    tasks = [{"block": [
+        {"name": "Check without rows", "houston.stack.fleet_chain": chain, "check_mode": True, "register": "check"},
+        {"name": "Launch without rows", "houston.stack.fleet_chain": chain, "register": "real"},
+        {"name": "Again, with rows", "houston.stack.fleet_chain": dict(chain, state_rows=True), "register": "again"},
+        {"name": "Assert", "ansible.builtin.assert": {"that": [
+            "check is changed", "check.units | map(attribute='ips') | list == [[], [], []]",
+            "real is changed", "real.units | map(attribute='operation') | list == ['created', 'created', 'created']",
+            "real.units | selectattr('machines', 'defined') | list == []",
+            "again is not changed", "again.units | selectattr('machines', 'defined') | list | length == 3",
+            "again.units | map(attribute='ips') | list == real.units | map(attribute='ips') | list",
+        ]}},
+        dump("real", "again"),
+    ], "always": [cleanup(tag)]}]
+    proc, results = run_play(lab, tmp_path, tasks)
+    assert_ok(proc)
+    every_ip = sorted(m["primaryIP"] for m in fleet.machines())
+    setup, app, single = results["real"]["units"]
+    assert setup["ips"] == app["ips"] == every_ip
+    assert len(single["ips"]) == 1 and single["ips"][0] in every_ip
+    for unit in results["again"]["units"]:
+        assert unit["ips"] == sorted(row["ip"] for row in unit["machines"])

@@ -266,3 +266,35 @@ def test_prune_keeps_versions_respects_max_remove_and_foreign_units(lab, fleet, 
     assert {"fmprune-v1.stopped", "fmprune-db-v1.stopped"} <= stopped
     for name in everything:
         assert fleet.unit(name) is None
+
+
+def test_unit_info_versions_by_machine(lab, fleet, tmp_path):
+    stack = "fmvbm"
+    machines = {m["id"]: m["primaryIP"] for m in fleet.machines()}
+    web = sorted(m["id"] for m in lab.machines if m["metadata"].get("role") == "web")
+    others = sorted(set(machines) - set(web))
+    assert len(web) >= 2 and others
+    units = {
+        f"{stack}@v1.service": V1 + f"\n[X-Fleet]\nMachineID={web[0]}\n\n" + marker_text(stack, "v1"),
+        f"{stack}@v2.service": V1 + "\n[X-Fleet]\nGlobal=true\nMachineMetadata=role=web\n\n" + marker_text(stack, "v2"),
+        # The archive extraction unit, on every machine: its version (the checksum) is not a version of the stack.
+        f"{stack}-file-deploy@0a1b2c3d.service": V1 + "\n[X-Fleet]\nGlobal=true\n\n" + marker_text(stack, "0a1b2c3d"),
+    }
+    tasks = [{"block": [unit_task(n, content=c, wait_timeout=120) for n, c in units.items()] + [
+        {"name": "Read the stack", "houston.stack.fleet_unit_info": {"stack": stack}, "register": "rows"},
+        {"name": "Read the stack without rows", "houston.stack.fleet_unit_info": {"stack": stack, "state_rows": False},
+         "register": "norows"},
+        {"name": "Read by prefix", "houston.stack.fleet_unit_info": {"prefix": stack}, "register": "by_prefix"},
+        asserting("rows.units | length == 3", "rows.units | selectattr('machines', 'defined') | list | length == 3",
+                  "norows.units | selectattr('machines', 'defined') | list == []",
+                  "norows.units | map(attribute='name') | list == rows.units | map(attribute='name') | list",
+                  "norows.versions_by_machine == rows.versions_by_machine",
+                  "by_prefix.versions_by_machine is not defined"),
+        dump("rows"),
+    ], "always": [unit_task(n, state="absent") for n in units]}]
+    proc, results = run_play(lab, tmp_path, tasks)
+    assert_ok(proc)
+    expected = {machines[web[0]]: ["v1", "v2"], **{machines[m]: ["v2"] for m in web[1:]}}
+    got = results["rows"]["versions_by_machine"]
+    assert {ip: sorted(versions) for ip, versions in got.items()} == expected
+    assert not set(got) & {machines[m] for m in others}
