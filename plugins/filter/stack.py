@@ -118,6 +118,9 @@ def stack_units(entries, stack, kind, version=None, environment=None, where=None
             fleet_name = _naming.unit_name(stack, parsed["name"], instance)
         if fleet_name in seen:
             _fail(f"{where} units[{index}]: unit {parsed['name']!r} is listed twice")
+        if _naming.is_archive_unit(fleet_name):
+            _fail(f"{where} units[{index}]: unit {parsed['name']!r} version {instance!r} makes {fleet_name!r}, the name of "
+                  f"the stack's file archive unit; rename the unit")
         seen.add(fleet_name)
         result.append({"unit": parsed["name"], "version": instance, "fleet_name": fleet_name,
                        "template": parsed["template"], "content": parsed["content"],

@@ -137,8 +137,9 @@ units:
           type: str
 versions_by_machine:
   description:
-    - With O(stack), the versions of the stack's units each machine reports a state for, by machine IP (the units
-      that extract the stack's file archive are left out: their version is the archive's checksum).
+    - With O(stack), the versions of the stack's units each machine reports a state for, by machine IP, in the order
+      of the units' names (the units that extract the stack's file archive are left out: their version is the
+      archive's checksum).
   returned: when O(stack) is given
   type: dict
   sample: {"10.0.0.11": ["v2"], "10.0.0.12": ["v1", "v2"]}
@@ -188,13 +189,15 @@ def versions_by_machine(units, rows_by_unit, machines_by_id):
     """``{ip: [versions]}`` of ``units`` (the file archive units left out), versions in name order."""
     result = {}
     for unit in units:
-        version = (read_marker(unit.get("options")) or {}).get("version")
-        if not version or is_archive_unit(unit["name"]):
+        if is_archive_unit(unit["name"]):
             continue
+        version = (read_marker(unit.get("options")) or {}).get("version")
         for row in rows_by_unit.get(unit["name"], []):
             ip = (machines_by_id.get(row.get("machineID")) or {}).get("primaryIP")
-            if ip and version not in result.setdefault(ip, []):
-                result[ip].append(version)
+            if ip:
+                versions = result.setdefault(ip, [])
+                if version and version not in versions:
+                    versions.append(version)
     return result
 
 

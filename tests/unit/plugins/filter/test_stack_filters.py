@@ -54,6 +54,12 @@ def test_stack_units_rejects_duplicates_and_bad_versions():
         f.stack_units(["cache"], "example", "service", "")
 
 
+def test_stack_units_refuse_the_name_of_the_file_archive_unit():
+    with pytest.raises(AnsibleFilterError, match="'example-file-deploy@f20fb494.service', the name of the stack's file archive unit"):
+        f.stack_units(["file-deploy"], "example", "service", "f20fb494")
+    assert [u["fleet_name"] for u in f.stack_units(["file-deploy"], "example", "service", "v1")] == ["example-file-deploy@v1.service"]
+
+
 def test_unit_require_injects_after_description_once():
     text = "[Unit]\nDescription=x\nWants=y.service\n\n[Service]\nExecStart=/bin/true\n"
     out = f.unit_require(text, "a@1.service")
