@@ -93,9 +93,11 @@ class FleetUnit:
         """The checked, normalised options (None for state=absent); raises UnitFileError before anything is touched."""
         return unitplan.desired_options(self.name, self.state, self.content, self.options)
 
-    def rows(self):
+    def rows(self, expected=None):
+        """The unit's state rows; with ``expected`` (machine ids), read only until each of them has a row."""
         machines = self.machines.by_id()
-        rows = [state_row(r, machines) for r in self.client.state(unit_name=self.name) if r.get("name", self.name) == self.name]
+        rows = [state_row(r, machines) for r in self.client.state(unit_name=self.name, machine_ids=expected)
+                if r.get("name", self.name) == self.name]
         return sorted(rows, key=lambda r: r["machine_id"] or "")
 
     def describe(self, unit, fallback_options=None):
@@ -176,7 +178,7 @@ class FleetUnit:
         expected = self.expected(desired)
         if expected is not None and any(machine_id not in self.machines.by_id() for machine_id in expected):
             self.machines.refresh()  # a machine we did not know yet: refresh IPs
-        rows = self.rows()
+        rows = self.rows(expected)
         observation = {"rows": rows, "expected": expected or [], "reason": None, "goal": goal}
         if expected is None:
             observation["reason"] = "not scheduled to any machine yet (currentState inactive); check its [X-Fleet] constraints"

@@ -200,3 +200,14 @@ def test_is_template():
     assert is_template("foo@.service")
     assert not is_template("foo@1.service")
     assert not is_template("foo.service")
+
+
+def test_state_stops_paging_once_every_wanted_machine_has_a_row(fleet):
+    add_units(3)
+    FakeFleet.requests = []
+    rows = fleet.state(unit_name="u01@v1.service", machine_ids=["m1", "m2"])
+    assert [r["machineID"] for r in rows] == ["m1", "m2"]
+    assert len(FakeFleet.requests) == 1  # the page was full, yet the empty page after it is not read
+    FakeFleet.requests = []
+    rows = fleet.state(unit_name="u01@v1.service", machine_ids=["m1", "m3"])  # m3 has no row: every page is read
+    assert [r["machineID"] for r in rows] == ["m1", "m2"] and len(FakeFleet.requests) == 2

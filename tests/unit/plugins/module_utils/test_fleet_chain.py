@@ -59,7 +59,7 @@ class FleetStandIn:
         self.calls.append(("delete", name))
         return self.known.pop(name, None) is not None
 
-    def state(self, unit_name=None, machine_id=None):
+    def state(self, unit_name=None, machine_id=None, machine_ids=None):  # one page: machine_ids changes nothing
         unit = self.known.get(unit_name)
         if not unit:
             return []
