@@ -13,7 +13,8 @@ from __future__ import annotations
 import sys
 import tarfile
 
-FORBIDDEN_PREFIXES = (".lab/", ".venv/", ".cache/", ".git/", "bench/results/", "tests/output/", ".pytest_cache/")
+FORBIDDEN_PREFIXES = (".lab/", ".lab-molecule/", ".ansible/", ".venv/", ".cache/", ".git/", "bench/results/", "tests/output/",
+                      ".pytest_cache/")
 FORBIDDEN_PARTS = ("__pycache__",)
 REQUIRED = ("MANIFEST.json", "FILES.json", "meta/runtime.yml", "README.md", "LICENSE")
 
