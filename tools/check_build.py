@@ -4,7 +4,7 @@
 """Check a built collection tarball: it holds the collection and none of the local state.
 
 usage: python tools/check_build.py houston-stack-X.Y.Z.tar.gz
-Fails (exit 1, naming the offending members) when the tarball holds anything under .lab/,
+Fails (exit 1, naming the offending members) when the tarball holds anything under .lab/, .lab-molecule/, .ansible/,
 .venv/, .cache/, .git/, bench/results/, tests/output/, __pycache__/ or a nested tarball, or
 lacks MANIFEST.json, FILES.json, the essentials (meta/runtime.yml, README.md, LICENSE).
 """
