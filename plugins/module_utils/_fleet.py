@@ -131,11 +131,13 @@ class FleetClient:
         if machine_id:
             query["machineID"] = machine_id
         what = f" of unit {unit_name!r}" if unit_name else ""
-        enough = None
-        if machine_ids:
-            wanted = set(machine_ids)
-            enough = lambda rows: wanted <= {r.get("machineID") for r in rows}  # noqa: E731
-        return self._pages(f"list fleet unit states{what}", "/state", "states", query, enough)
+        wanted = set(machine_ids or ())
+
+        def every_wanted_machine_reported(rows):
+            return wanted <= {r.get("machineID") for r in rows}
+
+        return self._pages(f"list fleet unit states{what}", "/state", "states", query,
+                           every_wanted_machine_reported if wanted else None)
 
     def machines(self):
         """Live machines (id, primaryIP, metadata), all pages."""

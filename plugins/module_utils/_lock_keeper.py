@@ -20,6 +20,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 KEEPER_TAG = "houston-lock-keeper"
 CONTROLLER_NAMES = ("ansible-playbook", "ansible", "ansible-console")
@@ -144,6 +145,11 @@ def spawn_keeper(config, watch_pid, watch_start):
     )
     proc.stdin.write((json.dumps(payload) + "\n").encode("utf-8"))
     proc.stdin.close()
+    # Popen returns once exec has begun, but the kernel fills /proc/<pid>/cmdline a moment later: until then the
+    # keeper could not be told from another process (is_keeper), so stop_keeper would leave it running.
+    deadline = time.monotonic() + 5
+    while not is_keeper(proc.pid, config["session"]) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
     return proc.pid
 
 

@@ -138,8 +138,8 @@ units:
 versions_by_machine:
   description:
     - With O(stack), the versions of the stack's units each machine reports a state for, by machine IP, in the order
-      of the units' names (the units that extract the stack's file archive are left out: their version is the
-      archive's checksum).
+      of the units' names.
+    - The units that extract the stack's file archive are left out, as their version is the archive's checksum.
   returned: when O(stack) is given
   type: dict
   sample: {"10.0.0.11": ["v2"], "10.0.0.12": ["v1", "v2"]}

@@ -47,7 +47,6 @@ def test_unit_names():
         n.archive_unit_name("example", "xyz")
 
 
-
 @pytest.mark.parametrize("name, result", [
     ("example-file-deploy@0a1b2c3d.service", True),
     ("global-file-deploy@abcdef01.service", True),
@@ -80,6 +79,7 @@ def test_is_archive_unit_knows_the_names_the_collection_builds(stack):
         assert not n.is_archive_unit(n.unit_name(stack, "web", version))
         assert not n.is_archive_unit(n.service_unit_name(stack, version))
     assert not n.is_archive_unit(n.global_unit_name("consul-agent"))
+
 
 def test_marker_round_trip():
     options = n.marker_options("example", "v1")
