@@ -78,8 +78,8 @@ import queue
 import re
 import shutil
 import signal
-import sys
 import subprocess
+import sys
 import threading
 import time
 import uuid

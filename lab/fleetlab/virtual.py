@@ -73,7 +73,6 @@ class VirtualRuntime:
         self._log_dir = log_dir
         self._stop_seconds = stop_seconds
         self._units: dict[tuple[str, str], _VirtualUnit] = {}
-        self._queued: dict[str, set[str]] = {}  # machine id -> names of units whose start waits (After=)
         self._waiting_on: dict[tuple[str, str], set[str]] = {}  # (machine id, After= unit) -> queued units
         self._timings: dict[tuple[str, str], dict] = {}
         self._lock = threading.Lock()
@@ -158,7 +157,6 @@ class VirtualRuntime:
         key = (machine_id, unit_name)
         if failed:
             unit.running = unit.queued = False
-            self._queued.get(machine_id, set()).discard(unit_name)
             unit.result = "failed"
             return [(machine_id, unit_name, "loaded", "failed", "failed")] + self._release(machine_id, unit_name)
         if waiting:
@@ -167,10 +165,8 @@ class VirtualRuntime:
             if unit.queued:
                 return []  # still queued: nothing to report (a report per queued unit per finished start is O(n^2))
             unit.queued = True
-            self._queued.setdefault(machine_id, set()).add(unit_name)
             return [(machine_id, unit_name, "loaded", "inactive", "dead")]
         unit.queued = False
-        self._queued.get(machine_id, set()).discard(unit_name)
         unit.started_at = time.monotonic()
         generation = unit.generation
         self._schedule(unit.start_seconds, lambda: self._finish_start(key, generation))
@@ -223,7 +219,6 @@ class VirtualRuntime:
             generation = unit.generation
             was_running = was_running and not unit.queued
             unit.queued = False
-            self._queued.get(machine_id, set()).discard(unit_name)
             unit.result = None
             if was_running:
                 self._schedule(self._stop_seconds, lambda: self._finish_stop(key, generation))

@@ -24,6 +24,9 @@ import re
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.houston.stack.plugins.module_utils import _naming, _unitfile, _unitplan
+from ansible_collections.houston.stack.plugins.module_utils._status import row_ips
+from ansible_collections.houston.stack.plugins.module_utils._status import status_rows as stack_status_rows
+from ansible_collections.houston.stack.plugins.module_utils._status import versions_by_machine as stack_versions_by_machine
 
 # Houston's UNIT_PATTERN, with the environment suffix kept as a list of key:value pairs.
 _ENTRY_RE = re.compile(r"^(?P<name>[^:\[\]\s]+)(?::(?P<version>[^\[\]\s]+))?(?:\[(?P<expr>[^\]]*)\])?$")
@@ -457,38 +460,9 @@ def stack_applied(results, loop_var=None, units=None):
         unit = result.get(loop_var) or {} if loop_var else entries.get(result.get("name"), {"fleet_name": result.get("name")})
         applied.append({"name": unit.get("fleet_name"), "operation": result.get("operation", "none"),
                         "service": bool(unit.get("service")), "instance": unit.get("instance"),
-                        "ips": result.get("ips") or sorted({row["ip"] for row in result.get("machines") or [] if row.get("ip")}),
+                        "ips": result.get("ips") or row_ips(result.get("machines")),
                         "elapsed": result.get("elapsed", 0)})
     return applied
-
-
-def stack_status_rows(units):
-    """Flatten fleet_unit_info ``units`` into rows ``{unit, version, stack, machine_id, ip, state}``."""
-    rows = []
-    for unit in units or []:
-        marker = unit.get("marker") or {}
-        machines = unit.get("machines") or []
-        if not machines:
-            rows.append({"unit": unit.get("name"), "stack": marker.get("stack"), "version": marker.get("version"),
-                         "machine_id": None, "ip": None,
-                         "state": f"{unit.get('desired_state')}/{unit.get('current_state')} (not scheduled)"})
-        for machine in machines:
-            rows.append({"unit": unit.get("name"), "stack": marker.get("stack"), "version": marker.get("version"),
-                         "machine_id": machine.get("machine_id"), "ip": machine.get("ip"),
-                         "state": f"{machine.get('load_state')}/{machine.get('active_state')}/{machine.get('sub_state')}"})
-    return sorted(rows, key=lambda r: (str(r["ip"]), str(r["unit"])))
-
-
-def stack_versions_by_machine(rows):
-    """``{ip: [versions]}`` from stack_status_rows, for deploy reports."""
-    result = {}
-    for row in rows or []:
-        if row.get("ip") is None:
-            continue
-        versions = result.setdefault(row["ip"], [])
-        if row.get("version") and row["version"] not in versions:
-            versions.append(row["version"])
-    return result
 
 
 def status_line(row):

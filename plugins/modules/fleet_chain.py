@@ -204,6 +204,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.houston.stack.plugins.module_utils._fleet import FLEET_ARGSPEC, FleetClient
 from ansible_collections.houston.stack.plugins.module_utils._fleet_unit import UnitChain, WaitFailure, exit_with_result
+from ansible_collections.houston.stack.plugins.module_utils._status import row_ips
 
 
 def argument_spec():
@@ -247,7 +248,7 @@ def run(module, client, clock=None):
 def with_ips(units, state_rows):
     """Add each unit's ``ips``; without ``state_rows``, drop its rows."""
     for unit in units:
-        unit["ips"] = sorted({row["ip"] for row in unit.get("machines") or [] if row.get("ip")})
+        unit["ips"] = row_ips(unit.get("machines"))
         if not state_rows:
             unit.pop("machines", None)
     return units

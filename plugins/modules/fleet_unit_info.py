@@ -165,9 +165,10 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.houston.stack.plugins.module_utils import _unitfile as unitfile
 from ansible_collections.houston.stack.plugins.module_utils._fleet import FLEET_ARGSPEC, FleetClient, FleetError, state_row
 from ansible_collections.houston.stack.plugins.module_utils._naming import is_archive_unit, is_owned, read_marker
+from ansible_collections.houston.stack.plugins.module_utils._status import status_rows, versions_by_machine
 
 
-def describe_unit(unit, rows, machines_by_id, state_rows=True):
+def describe_unit(unit, rows, machines_by_id):
     options = unit.get("options") or []
     global_unit = unitfile.is_global(options)
     return {
@@ -180,25 +181,8 @@ def describe_unit(unit, rows, machines_by_id, state_rows=True):
         "options": options,
         "content": unitfile.render(options),
         "marker": read_marker(options),
-        **({"machines": sorted((state_row(r, machines_by_id) for r in rows), key=lambda r: r["machine_id"] or "")}
-           if state_rows else {}),
+        "machines": sorted((state_row(r, machines_by_id) for r in rows), key=lambda r: r["machine_id"] or ""),
     }
-
-
-def versions_by_machine(units, rows_by_unit, machines_by_id):
-    """``{ip: [versions]}`` of ``units`` (the file archive units left out), versions in name order."""
-    result = {}
-    for unit in units:
-        if is_archive_unit(unit["name"]):
-            continue
-        version = (read_marker(unit.get("options")) or {}).get("version")
-        for row in rows_by_unit.get(unit["name"], []):
-            ip = (machines_by_id.get(row.get("machineID")) or {}).get("primaryIP")
-            if ip:
-                versions = result.setdefault(ip, [])
-                if version and version not in versions:
-                    versions.append(version)
-    return result
 
 
 def collect(client, name=None, prefix=None, stack=None, state_rows=True):
@@ -220,14 +204,17 @@ def collect(client, name=None, prefix=None, stack=None, state_rows=True):
     rows_by_unit = {}
     for row in rows:
         rows_by_unit.setdefault(row.get("name"), []).append(row)
-    units = sorted(units, key=lambda u: u["name"])
+    described = [describe_unit(u, rows_by_unit.get(u["name"], []), machines_by_id) for u in sorted(units, key=lambda u: u["name"])]
     result = {
-        "units": [describe_unit(u, rows_by_unit.get(u["name"], []), machines_by_id, state_rows) for u in units],
+        "units": described,
         "machines": [{"id": m["id"], "ip": m.get("primaryIP"), "metadata": m.get("metadata") or {}}
                      for m in sorted(machines, key=lambda m: m["id"])],
     }
     if stack:
-        result["versions_by_machine"] = versions_by_machine(units, rows_by_unit, machines_by_id)
+        result["versions_by_machine"] = versions_by_machine(status_rows(u for u in described if not is_archive_unit(u["name"])))
+    if not state_rows:
+        for unit in described:
+            del unit["machines"]
     return result
 
 
