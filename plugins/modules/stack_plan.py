@@ -1,0 +1,177 @@
+#!/usr/bin/python
+# Copyright (c) 2026, the houston.stack contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: stack_plan
+short_description: Plan the deploy of a stack, reading only (internal helper of the roles)
+version_added: 1.1.0
+description:
+  - Internal helper of the roles C(houston.stack.global_stack), C(houston.stack.service_stack) and
+    C(houston.stack.standalone_stack) (their private role C(houston.stack.stack_deploy)); it is not meant to be used
+    directly and its options and results may change without notice.
+  - Runs, in check mode and in this order, M(houston.stack.consul_lock) (a look at the deploy lock, when
+    O(look_at_lock)), M(houston.stack.consul_history_info), M(houston.stack.consul_archive) (when there are
+    O(files)), M(houston.stack.fleet_unit_info) and M(houston.stack.fleet_prune), with the module defaults that apply
+    to tasks of those modules (by name or by action group). Nothing is written to fleet or Consul.
+  - From their results it builds the unit chain (each unit requiring the previous one when O(dependencies), with the
+    stack's ownership marker, the file archive unit first, or last and unchained for a global stack), what the deploy
+    does to each unit (create, replace, start, restart or keep), the units the prune keeps, and whether anything is to
+    be done.
+  - Fails naming the stack, the step and the module's answer when a module fails, or when a unit is invalid.
+author:
+  - houston.stack contributors (@houston-stack)
+extends_documentation_fragment:
+  - houston.stack._attributes
+  - houston.stack._attributes.INFO_MODULE
+options:
+  stack:
+    description: Name of the stack (C(global) for the global stack).
+    type: str
+    required: true
+  kind:
+    description: Kind of stack; a global stack's units are read without a name prefix and its archive goes last.
+    type: str
+    required: true
+    choices:
+      - global
+      - standalone
+      - service
+  version:
+    description:
+      - Version of the deploy. Empty for a global or standalone stack deployed without one, which gets the first 8
+        hex digits of the SHA-1 of its units' content.
+    type: raw
+    default: ''
+  units:
+    description: The rendered units in deploy order, as M(houston.stack.stack_render) returns them.
+    type: list
+    elements: dict
+    default: []
+  files:
+    description: The rendered write_files entries, as M(houston.stack.stack_render) returns them.
+    type: list
+    elements: dict
+    default: []
+  dependencies:
+    description: Whether each unit requires the previous one of the chain.
+    type: bool
+    default: true
+  keep_versions:
+    description: Previous successful versions whose units the prune keeps for rollback.
+    type: int
+    default: 1
+  max_remove:
+    description: Fail when the prune would remove more units than this.
+    type: int
+    default: 50
+  rolling_back:
+    description: The deploy restores an earlier version; it is deployed even when nothing else differs.
+    type: bool
+    default: false
+  look_at_lock:
+    description: Look at the stack's deploy lock first (the role does not when it holds the lock).
+    type: bool
+    default: true
+notes:
+  - Runs on the controller; the modules it runs talk to fleet and Consul over HTTP.
+seealso:
+  - module: houston.stack.stack_render
+  - module: houston.stack.fleet_prune
+"""
+
+EXAMPLES = r"""
+- name: Plan the deploy of stack example
+  houston.stack.stack_plan:
+    stack: example
+    kind: service
+    version: v2
+    units: "{{ rendered.facts.stack_deploy_rendered }}"
+    files: "{{ rendered.facts.stack_deploy_rendered_files }}"
+  register: planned
+
+- name: Show what the deploy would do
+  ansible.builtin.debug:
+    msg: "{{ planned.changes if planned.needed else 'nothing to do' }}"
+"""
+
+RETURN = r"""
+lock:
+  description: The result of the look at the deploy lock (C(held), C(lock_index)); empty when O(look_at_lock=false).
+  returned: success
+  type: dict
+  sample: {held: false, lock_index: 3, key: houston/example/lock}
+history:
+  description: The result of M(houston.stack.consul_history_info) (C(history), C(current)).
+  returned: success
+  type: dict
+archive:
+  description:
+    - The check-mode result of M(houston.stack.consul_archive) (C(sha256), C(unit_name), C(unit_content), C(changed)).
+    - C(skipped) true when there are no O(files).
+  returned: success
+  type: dict
+fleet_units:
+  description: The result of M(houston.stack.fleet_unit_info) for the stack's name prefix (C(units)).
+  returned: success
+  type: dict
+prune:
+  description: The check-mode result of M(houston.stack.fleet_prune) (C(would_remove), C(kept)).
+  returned: success
+  type: dict
+final:
+  description: The units of the chain in launch order, each with its final C(content).
+  returned: success
+  type: list
+  elements: dict
+names:
+  description: The fleet names of RV(final).
+  returned: success
+  type: list
+  elements: str
+  sample: [example-file-deploy@0a1b2c3d.service, example-cache@v2.service, example@v2.service]
+version:
+  description: The version of the deploy (O(version), or the one named by the units' content).
+  returned: success
+  type: str
+  sample: v2
+plan:
+  description: What the deploy does to each unit of RV(names), in order (C(name), C(action), C(reason)).
+  returned: success
+  type: list
+  elements: dict
+  sample: [{name: example@v2.service, action: create, reason: new unit}]
+changes:
+  description: The entries of RV(plan) whose action is not C(keep).
+  returned: success
+  type: list
+  elements: dict
+keep:
+  description: Unit names the prune keeps (this deploy's and those of the versions kept for rollback).
+  returned: success
+  type: list
+  elements: str
+needed:
+  description:
+    - Whether the deploy has anything to do, a unit to launch, a unit to prune, an archive to store, a history that
+      names another version, or O(rolling_back).
+  returned: success
+  type: bool
+started:
+  description: When the plan was made (UTC, ISO 8601, no offset).
+  returned: success
+  type: str
+  sample: '2026-12-03T16:40:00.123456'
+start_stamp:
+  description: The same moment as a Unix timestamp.
+  returned: success
+  type: float
+elapsed:
+  description: Seconds the plan took.
+  returned: always
+  type: float
+  sample: 0.08
+"""
