@@ -465,6 +465,29 @@ def stack_applied(results, loop_var=None, units=None):
     return applied
 
 
+def stack_report_versions(fleet_units, stack, launched=None, final=None, pruned=None):
+    """The versions of ``stack`` on each machine once a deploy is done, from what fleet reported during the deploy.
+
+    ``fleet_units``: the plan's fleet_unit_info ``units`` (with their state rows); ``launched``: what the deploy
+    launched (stack_applied rows ``{name, ips}``, fleet's rows once each unit was active), which replaces the plan's
+    rows of those units; ``final``: the deploy's unit entries (``fleet_name``, ``version``); ``pruned``: the names the
+    prune removed. Units of other owners or stacks and file-archive units are left out. Returns ``{ip: [versions]}``
+    in unit name order, as stack_versions_by_machine gives it for a read of the units after the deploy.
+    """
+    versions = {u.get("fleet_name"): u.get("version") for u in final or []}
+    launched_names = {u.get("name") for u in launched or []}
+    gone = set(pruned or []) | launched_names
+    kept = [u for u in fleet_units or [] if u.get("name") not in gone and not _naming.is_archive_unit(u.get("name"))
+            and (u.get("marker") or {}).get("stack") == stack and (u.get("marker") or {}).get("owner") == _naming.MARKER_OWNER]
+    rows = stack_status_rows(kept)
+    for unit in launched or []:
+        name = unit.get("name")
+        if _naming.is_archive_unit(name):
+            continue
+        rows.extend({"unit": name, "version": versions.get(name), "ip": ip} for ip in unit.get("ips") or [])
+    return stack_versions_by_machine(sorted(rows, key=lambda r: (str(r["ip"]), str(r["unit"]))))
+
+
 def status_line(row):
     """One status row as a line: ``<ip> <machine8> <unit> <version> <load/active/sub>``."""
     machine = (row.get("machine_id") or "-")[:8]
@@ -515,6 +538,7 @@ class FilterModule:
             "stack_roll_plan": stack_roll_plan,
             "stack_applied": stack_applied,
             "stack_versions_by_machine": stack_versions_by_machine,
+            "stack_report_versions": stack_report_versions,
             "status_line": status_line,
             "consul_health_rows": consul_health_rows,
             "history_lines": history_lines,

@@ -95,3 +95,45 @@ def test_keep_units_keeps_previous_successful_versions_only():
     assert f.stack_keep_units(history, ["x@v5", "shared@1"], 1, "v5") == ["x@v5", "shared@1", "x@v3"]
     assert f.stack_keep_units(history, ["x@v5"], 0, "v5") == ["x@v5"]
     assert f.stack_keep_units(history, ["x@v3"], 1, "v3") == ["x@v3", "x@v2"]
+
+
+def _fleet_unit(name, version, ips, stack="shop", owner="houston.stack"):
+    marker = {"stack": stack, "version": version, "owner": owner} if owner else None
+    return {"name": name, "marker": marker, "desired_state": "launched", "current_state": None,
+            "machines": [{"machine_id": f"m-{ip}", "ip": ip, "load_state": "loaded", "active_state": "active",
+                          "sub_state": "running"} for ip in ips]}
+
+
+# The plan read: v1 on both machines, an older v0 on .12, the archive unit, a unit of another stack and one without
+# the collection's marker. The deploy launches v2 (on .11 and .12 once active) and prunes v0.
+PLAN_READ = [
+    _fleet_unit("shop-cache@v1.service", "v1", ["10.0.0.11", "10.0.0.12"]),
+    _fleet_unit("shop@v0.service", "v0", ["10.0.0.12"]),
+    _fleet_unit("shop-file-deploy@0a1b2c3d.service", "0a1b2c3d", ["10.0.0.11"]),
+    _fleet_unit("other@v9.service", "v9", ["10.0.0.11"], stack="other"),
+    _fleet_unit("shop-manual@v5.service", "v5", ["10.0.0.13"], owner=None),
+]
+FINAL = [{"fleet_name": "shop-file-deploy@0a1b2c3d.service", "version": "0a1b2c3d", "archive": True},
+         {"fleet_name": "shop-cache@v2.service", "version": "v2"}, {"fleet_name": "shop@v2.service", "version": "v2"}]
+LAUNCHED = [{"name": "shop-file-deploy@0a1b2c3d.service", "ips": ["10.0.0.11", "10.0.0.12"]},
+            {"name": "shop-cache@v2.service", "ips": ["10.0.0.11", "10.0.0.12"]},
+            {"name": "shop@v2.service", "ips": ["10.0.0.12"]}]
+
+
+@pytest.mark.parametrize("launched, pruned, expected", [
+    ([], [], {"10.0.0.11": ["v1"], "10.0.0.12": ["v1", "v0"]}),
+    (LAUNCHED, None, {"10.0.0.11": ["v1", "v2"], "10.0.0.12": ["v1", "v2", "v0"]}),
+    (LAUNCHED, ["shop@v0.service", "shop-cache@v1.service"], {"10.0.0.11": ["v2"], "10.0.0.12": ["v2"]}),
+], ids=["nothing deployed: the plan's read as it is", "v2 launched, nothing pruned", "v2 launched, v0 and v1 pruned"])
+def test_report_versions_after_a_deploy(launched, pruned, expected):
+    assert f.stack_report_versions(PLAN_READ, "shop", launched=launched, final=FINAL, pruned=pruned) == expected
+
+
+def test_report_versions_agree_with_a_read_after_the_deploy():
+    """What a fleet_unit_info read after the deploy would give, through stack_versions_by_machine."""
+    after = [_fleet_unit("shop-cache@v1.service", "v1", ["10.0.0.11", "10.0.0.12"]),
+             _fleet_unit("shop-cache@v2.service", "v2", ["10.0.0.11", "10.0.0.12"]),
+             _fleet_unit("shop@v2.service", "v2", ["10.0.0.12"]),
+             _fleet_unit("shop-file-deploy@0a1b2c3d.service", "0a1b2c3d", ["10.0.0.11", "10.0.0.12"])]
+    read = f.stack_versions_by_machine(f.stack_status_rows(u for u in after if "file-deploy" not in u["name"]))
+    assert f.stack_report_versions(PLAN_READ, "shop", launched=LAUNCHED, final=FINAL, pruned=["shop@v0.service"]) == read

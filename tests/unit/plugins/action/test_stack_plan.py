@@ -1,0 +1,169 @@
+# Copyright (c) 2026, the houston.stack contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""houston.stack.stack_plan's logic: the modules it runs (with which arguments, in which order) and the plan it builds
+from their answers. The answers here are what the modules return; the role's integration tests run it on the lab."""
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.houston.stack.plugins.module_utils import _unitfile
+from ansible_collections.houston.stack.plugins.plugin_utils import _stack_plan as sp
+
+CACHE = "[Unit]\nDescription=cache\n\n[Service]\nExecStart=/bin/cache\n"
+APP = "[Unit]\nDescription=app\n\n[Service]\nExecStart=/bin/app\n"
+ARCHIVE_UNIT = "[Unit]\nDescription=files\n\n[Service]\nType=oneshot\nExecStart=/bin/extract\n"
+SHA = "0a1b2c3d" + "e" * 56
+
+
+def rendered(version="v2"):
+    return [{"unit": "cache", "version": version, "fleet_name": f"shop-cache@{version}.service", "text": CACHE},
+            {"unit": "shop", "version": version, "fleet_name": f"shop@{version}.service", "text": APP, "service": True}]
+
+
+class Modules:
+    """The modules' answers by name, and the calls the plan made (step, module, arguments)."""
+
+    def __init__(self, **answers):
+        self.answers = {
+            "consul_lock": {"held": False, "lock_index": 4},
+            "consul_history_info": {"history": [], "current": None},
+            "consul_archive": {"changed": True, "sha256": SHA, "unit_name": f"shop-file-deploy@{SHA[:8]}.service",
+                               "unit_content": ARCHIVE_UNIT},
+            "fleet_unit_info": {"units": []},
+            "fleet_prune": {"would_remove": []},
+            **answers,
+        }
+        self.calls = []
+
+    def __call__(self, step, module, args):
+        self.calls.append((step, module, args))
+        answer = self.answers[module]
+        if isinstance(answer, Exception):
+            raise answer
+        return dict(answer)
+
+    def modules(self):
+        return [module for _step, module, _args in self.calls]
+
+    def args(self, module):
+        return next(args for _step, called, args in self.calls if called == module)
+
+
+def plan(modules, **options):
+    options = {"stack": "shop", "kind": "service", "version": "v2", "units": rendered(), "files": [{"path": "/f"}],
+               "dependencies": True, "keep_versions": 1, "max_remove": 50, "rolling_back": False,
+               "look_at_lock": True, **options}
+    return sp.plan_stack(options, modules)
+
+
+def launched(final, state="launched"):
+    """fleet_unit_info's units for a chain fleet already runs as planned."""
+    return [{"name": u["fleet_name"], "options": _unitfile.parse(u["content"]), "desired_state": state} for u in final]
+
+
+def test_cold_deploy_creates_the_chain_archive_first():
+    modules = Modules()
+    result = plan(modules)
+    assert modules.modules() == ["consul_lock", "consul_history_info", "consul_archive", "fleet_unit_info", "fleet_prune"]
+    assert result["names"] == [f"shop-file-deploy@{SHA[:8]}.service", "shop-cache@v2.service", "shop@v2.service"]
+    assert [step["action"] for step in result["plan"]] == ["create", "create", "create"]
+    assert result["changes"] == result["plan"] and result["needed"] is True
+    assert result["version"] == "v2"
+    # each unit requires the one before it and carries the stack's marker, except the archive unit
+    cache = result["final"][1]["content"]
+    assert f"Requires=shop-file-deploy@{SHA[:8]}.service" in cache and "[X-Houston]" in cache
+    assert "[X-Houston]" not in result["final"][0]["content"]
+    assert modules.args("fleet_unit_info") == {"prefix": "shop"}
+    assert modules.args("consul_lock") == {"stack": "shop", "state": "acquired"}
+    assert modules.args("fleet_prune") == {"stack": "shop", "keep": result["names"], "keep_versions": 0, "max_remove": 50}
+    assert modules.args("consul_archive") == {"stack": "shop", "files": [{"path": "/f"}]}
+
+
+def test_redeploy_of_what_runs_has_nothing_to_do():
+    final = plan(Modules())["final"]
+    modules = Modules(consul_history_info={"history": [], "current": "v2"}, fleet_unit_info={"units": launched(final)},
+                      consul_archive=dict(Modules().answers["consul_archive"], changed=False))
+    result = plan(modules)
+    assert [step["action"] for step in result["plan"]] == ["keep", "keep", "keep"]
+    assert result["changes"] == [] and result["needed"] is False
+
+
+@pytest.mark.parametrize("why, answers, options", [
+    ("the history names another version", {"consul_history_info": {"history": [], "current": "v1"}}, {}),
+    ("the archive changed", {"archive_changed": True}, {}),
+    ("the prune removes a unit", {"fleet_prune": {"would_remove": ["shop@v0.service"]}}, {}),
+    ("an auto-rollback redeploys", {}, {"rolling_back": True}),
+    ("a unit is loaded, not launched", {"state": "loaded"}, {}),
+], ids=lambda value: value if isinstance(value, str) else "")
+def test_each_reason_to_deploy(why, answers, options):
+    del why
+    final = plan(Modules())["final"]
+    archive = dict(Modules().answers["consul_archive"], changed=answers.pop("archive_changed", False))
+    base = {"consul_history_info": {"history": [], "current": "v2"}, "consul_archive": archive,
+            "fleet_unit_info": {"units": launched(final, answers.pop("state", "launched"))}}
+    assert plan(Modules(**{**base, **answers}), **options)["needed"] is True
+
+
+def test_replaced_unit_restarts_the_units_after_it():
+    final = plan(Modules())["final"]
+    known = launched(final)
+    known[1]["options"] = _unitfile.parse(CACHE.replace("/bin/cache", "/bin/cache-old"))
+    result = plan(Modules(fleet_unit_info={"units": known}))
+    assert [step["action"] for step in result["plan"]] == ["keep", "replace", "restart"]
+
+
+def test_global_stack_reads_every_unit_and_extracts_its_archive_last_unchained():
+    archive = dict(Modules().answers["consul_archive"], unit_name=f"global-file-deploy@{SHA[:8]}.service")
+    modules = Modules(consul_archive=archive)
+    result = plan(modules, stack="global", kind="global", units=[
+        {"unit": "consul", "version": "1", "fleet_name": "consul@1.service", "text": CACHE},
+        {"unit": "registrator", "version": "2", "fleet_name": "registrator@2.service", "text": APP}])
+    assert result["names"] == ["consul@1.service", "registrator@2.service", f"global-file-deploy@{SHA[:8]}.service"]
+    assert "Requires=consul@1.service" in result["final"][1]["content"]
+    assert "Requires=" not in result["final"][2]["content"]
+    assert modules.args("fleet_unit_info") == {"prefix": ""}
+    assert modules.args("fleet_prune")["prefix"] == ""
+
+
+def test_without_version_the_content_names_it():
+    result = plan(Modules(), version="", files=[])
+    contents = "\n".join(unit["content"] for unit in result["final"])
+    assert result["version"] == hashlib.sha1(contents.encode()).hexdigest()[:8]
+    assert result["archive"] == {"skipped": True, "changed": False}
+
+
+def test_no_files_no_archive_and_no_lock_look_under_the_lock():
+    modules = Modules()
+    result = plan(modules, files=[], look_at_lock=False)
+    assert modules.modules() == ["consul_history_info", "fleet_unit_info", "fleet_prune"]
+    assert result["lock"] == {}
+    assert result["names"] == ["shop-cache@v2.service", "shop@v2.service"]
+
+
+def test_keep_holds_the_units_of_the_versions_kept_for_rollback():
+    history = [{"version": "v1", "result": "success", "units": ["shop-cache@v1.service", "shop@v1.service"]},
+               {"version": "v0", "result": "success", "units": ["shop@v0.service"]}]
+    modules = Modules(consul_history_info={"history": history, "current": "v1"})
+    result = plan(modules, files=[], keep_versions=1)
+    assert result["keep"] == ["shop-cache@v2.service", "shop@v2.service", "shop-cache@v1.service", "shop@v1.service"]
+    assert modules.args("fleet_prune")["keep"] == result["keep"]
+
+
+def test_a_failing_step_stops_the_plan():
+    failure = sp.StackPlanError("plan of stack shop, reading the deploy history: connection refused")
+    modules = Modules(consul_history_info=failure)
+    with pytest.raises(sp.StackPlanError, match="reading the deploy history: connection refused"):
+        plan(modules)
+    assert modules.modules() == ["consul_lock", "consul_history_info"]
+
+
+def test_an_invalid_unit_fails_before_the_prune_is_asked():
+    modules = Modules()
+    units = [{"unit": "bad", "version": "v2", "fleet_name": "shop-bad@v2.service", "text": "ExecStart=/bin/bad\n"}]
+    with pytest.raises(AnsibleFilterError, match="shop-bad@v2.service"):
+        plan(modules, units=units, files=[])
+    assert "fleet_prune" not in modules.modules()
