@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: stack_plan
 short_description: Plan the deploy of a stack, reading only (internal helper of the roles)
-version_added: 1.1.0
+version_added: 1.0.0
 description:
   - Internal helper of the roles C(houston.stack.global_stack), C(houston.stack.service_stack) and
     C(houston.stack.standalone_stack) (their private role C(houston.stack.stack_deploy)); it is not meant to be used
