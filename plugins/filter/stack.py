@@ -419,7 +419,7 @@ def stack_roll_plan(new_units, fleet_units, stack, version, batch_size=1, operat
     for unit in fleet_units or []:
         marker = unit.get("marker") or {}
         key = _instance_key(unit.get("name"), stack)
-        if key is None or marker.get("stack") != stack or marker.get("owner") != _naming.MARKER_OWNER:
+        if key is None or not _naming.marks_stack(marker, stack):
             continue
         if marker.get("version") == version or unit.get("desired_state") != "launched":
             continue
@@ -478,7 +478,7 @@ def stack_report_versions(fleet_units, stack, launched=None, final=None, pruned=
     launched_names = {u.get("name") for u in launched or []}
     gone = set(pruned or []) | launched_names
     kept = [u for u in fleet_units or [] if u.get("name") not in gone and not _naming.is_archive_unit(u.get("name"))
-            and (u.get("marker") or {}).get("stack") == stack and (u.get("marker") or {}).get("owner") == _naming.MARKER_OWNER]
+            and _naming.marks_stack(u.get("marker"), stack)]
     rows = stack_status_rows(kept)
     for unit in launched or []:
         name = unit.get("name")

@@ -153,7 +153,11 @@ def read_marker(options):
     return {"stack": found.get("stack"), "version": found.get("version"), "owner": found.get("owner")}
 
 
+def marks_stack(marker, stack):
+    """True when ``marker`` (as :func:`read_marker` returns it, or None) is the collection's marker for ``stack``."""
+    return bool(marker) and marker.get("owner") == MARKER_OWNER and marker.get("stack") == stack
+
+
 def is_owned(options, stack):
     """True when the options carry the collection's marker for ``stack``."""
-    marker = read_marker(options)
-    return bool(marker) and marker["owner"] == MARKER_OWNER and marker["stack"] == stack
+    return marks_stack(read_marker(options), stack)
