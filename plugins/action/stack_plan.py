@@ -6,16 +6,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 
 from ansible.errors import AnsibleError
-from ansible.executor.module_common import _apply_action_arg_defaults
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.houston.stack.plugins.plugin_utils._archive_src import resolve_files
-from ansible_collections.houston.stack.plugins.plugin_utils._inprocess import COLLECTION_NAME, execute_module, preload
-from ansible_collections.houston.stack.plugins.plugin_utils._stack_plan import StackPlanError, plan_stack
+from ansible_collections.houston.stack.plugins.plugin_utils._inprocess import preload
+from ansible_collections.houston.stack.plugins.plugin_utils._module_steps import ModuleSteps, StepError
+from ansible_collections.houston.stack.plugins.plugin_utils._stack_plan import plan_stack
 
 ARGUMENT_SPEC = {
     "stack": {"type": "str", "required": True},
@@ -35,17 +34,6 @@ for _leaf in MODULES:
     preload(_leaf)
 
 
-@contextlib.contextmanager
-def _predicting(task):
-    """Run the modules in check mode and without diff, whatever the task says: the plan changes nothing."""
-    saved = task.check_mode, task.diff
-    task.check_mode, task.diff = True, False
-    try:
-        yield
-    finally:
-        task.check_mode, task.diff = saved
-
-
 class ActionModule(ActionBase):
 
     TRANSFERS_FILES = False
@@ -59,30 +47,16 @@ class ActionModule(ActionBase):
         if options["keep_versions"] < 0:
             raise AnsibleError(f"keep_versions must be 0 or more, got {options['keep_versions']}")
         started = time.monotonic()
-        warnings, deprecations = [], []
         try:
             options["files"] = resolve_files(self, options["files"])
         except AnsibleError as exc:
             result.update(failed=True, changed=False, msg=f"plan of stack {options['stack']}: {exc.message}")
             return result
-
-        def run_module(step, leaf, args):
-            name = f"{COLLECTION_NAME}.{leaf}"
-            # module_defaults (the role's and the play's, by module and by action group) apply as to a task of the module.
-            args = _apply_action_arg_defaults(name, self._task, args, self._templar)
-            with _predicting(self._task):
-                outcome = execute_module(self, name, args, task_vars)
-            warnings.extend(outcome.pop("warnings", None) or [])
-            deprecations.extend(outcome.pop("deprecations", None) or [])
-            outcome.pop("invocation", None)
-            if outcome.get("failed"):
-                raise StackPlanError(f"plan of stack {options['stack']}, {step} ({name}): {outcome.get('msg', 'failed')}",
-                                     outcome)
-            return outcome
-
+        # The plan changes nothing: every module runs in check mode, whatever the task says.
+        steps = ModuleSteps(self, task_vars, f"plan of stack {options['stack']}", predicting=True)
         try:
-            planned = plan_stack(options, run_module)
-        except StackPlanError as exc:
+            planned = plan_stack(options, steps)
+        except StepError as exc:
             result.update({k: v for k, v in exc.result.items() if k not in ("msg", "changed")})
             result.update(failed=True, msg=str(exc))
         except AnsibleError as exc:  # a unit the filters refuse (name, syntax, [X-Fleet] options)
@@ -91,8 +65,4 @@ class ActionModule(ActionBase):
             result.update(planned)
         result["changed"] = False
         result["elapsed"] = round(time.monotonic() - started, 3)
-        if warnings:
-            result["warnings"] = warnings
-        if deprecations:
-            result["deprecations"] = deprecations
-        return result
+        return steps.report(result)

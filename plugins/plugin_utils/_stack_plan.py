@@ -29,14 +29,6 @@ from ansible_collections.houston.stack.plugins.filter.stack import (
 )
 
 
-class StackPlanError(Exception):
-    """A step of the plan failed; ``result`` is the failed module's result (warnings included)."""
-
-    def __init__(self, message, result=None):
-        super().__init__(message)
-        self.result = result or {}
-
-
 def _content_version(units):
     """The version a global or standalone stack deployed without one gets: its units' content names it."""
     text = "\n".join(str(unit.get("content")) for unit in units)
@@ -63,7 +55,7 @@ def chain_units(kind, stack, rendered, archive, dependencies):
 def plan_stack(options, run):
     """Plan a deploy of ``options['stack']``; ``run(step, module, args)`` runs a module of the collection in check mode.
 
-    ``run`` returns the module's result, or raises :class:`StackPlanError` naming ``step``. Returns what the role
+    ``run`` returns the module's result, or raises (``_module_steps.StepError``) naming ``step``. Returns what the role
     keeps: each module's result (``lock``, ``history``, ``archive``, ``fleet_units``, ``prune``), the chain
     (``final``, ``names``, ``version``), what each unit needs (``plan``, ``changes``), what the prune keeps
     (``keep``) and whether anything is to be done (``needed``).

@@ -138,7 +138,8 @@ def test_never_healthy_service_is_removed_and_previous_keeps_serving(lab):
     rc, out, err, _recap = deploy(lab, "bad1", houston_consul_wait_timeout=8)
     assert rc != 0
     message = out + err
-    assert "Wait until the service is passing in Consul" in message and f"service '{STACK}' with tag 'bad1'" in message
+    assert "waiting until the service passes in Consul (houston.stack.consul_service_wait)" in message
+    assert f"service '{STACK}' with tag 'bad1'" in message
     assert units_of_version(lab, "bad1") == {}, "the units this run created are removed"
     assert all_instances(lab, "bad1") == [], "their Consul registrations are gone with them (ExecStop)"
     assert_serving(lab, "v1")  # nothing pruned: the previous version still passing

@@ -12,6 +12,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.houston.stack.plugins.module_utils import _unitfile
 from ansible_collections.houston.stack.plugins.plugin_utils import _stack_plan as sp
+from ansible_collections.houston.stack.plugins.plugin_utils._module_steps import StepError
 
 CACHE = "[Unit]\nDescription=cache\n\n[Service]\nExecStart=/bin/cache\n"
 APP = "[Unit]\nDescription=app\n\n[Service]\nExecStart=/bin/app\n"
@@ -154,9 +155,9 @@ def test_keep_holds_the_units_of_the_versions_kept_for_rollback():
 
 
 def test_a_failing_step_stops_the_plan():
-    failure = sp.StackPlanError("plan of stack shop, reading the deploy history: connection refused")
+    failure = StepError("plan of stack shop, reading the deploy history: connection refused")
     modules = Modules(consul_history_info=failure)
-    with pytest.raises(sp.StackPlanError, match="reading the deploy history: connection refused"):
+    with pytest.raises(StepError, match="reading the deploy history: connection refused"):
         plan(modules)
     assert modules.modules() == ["consul_lock", "consul_history_info"]
 
