@@ -27,9 +27,12 @@ ARGUMENT_SPEC = {
     "max_remove": {"type": "int", "default": 50},
     "rolling_back": {"type": "bool", "default": False},
     "look_at_lock": {"type": "bool", "default": True},
+    "verify_consul": {"type": "bool", "default": False},
+    "consul_service": {"type": "str"},
+    "consul_wait_timeout": {"type": "int", "default": 120},
 }
 
-MODULES = ("consul_lock", "consul_history_info", "consul_archive", "fleet_unit_info", "fleet_prune")
+MODULES = ("consul_lock", "consul_history_info", "consul_archive", "fleet_unit_info", "fleet_prune", "consul_service_wait")
 for _leaf in MODULES:
     preload(_leaf)
 
@@ -43,7 +46,9 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         task_vars = task_vars if task_vars is not None else {}
-        _validation, options = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        _validation, options = self.validate_argument_spec(
+            argument_spec=ARGUMENT_SPEC, required_if=[("verify_consul", True, ("consul_service",))])
+        options["check_mode"] = bool(self._task.check_mode)
         if options["keep_versions"] < 0:
             raise AnsibleError(f"keep_versions must be 0 or more, got {options['keep_versions']}")
         started = time.monotonic()
@@ -52,7 +57,7 @@ class ActionModule(ActionBase):
         except AnsibleError as exc:
             result.update(failed=True, changed=False, msg=f"plan of stack {options['stack']}: {exc.message}")
             return result
-        # The plan changes nothing: every module runs in check mode, whatever the task says.
+        # The plan changes nothing: the modules run in check mode, whatever the task says.
         steps = ModuleSteps(self, task_vars, f"plan of stack {options['stack']}", predicting=True)
         try:
             planned = plan_stack(options, steps)

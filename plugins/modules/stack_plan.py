@@ -21,6 +21,8 @@ description:
     stack's ownership marker, the file archive unit first, or last and unchained for a global stack), what the deploy
     does to each unit (create, replace, start, restart or keep), the units the prune keeps, and whether anything is to
     be done.
+  - When there is nothing to do, no other deploy holds the lock and O(verify_consul=true), waits with
+    M(houston.stack.consul_service_wait) (not in check mode) until the running version passes in Consul.
   - Fails naming the stack, the step and the module's answer when a module fails, or when a unit is invalid.
 author:
   - houston.stack contributors (@houston-stack)
@@ -76,11 +78,25 @@ options:
     description: Look at the stack's deploy lock first (the role does not when it holds the lock).
     type: bool
     default: true
+  verify_consul:
+    description:
+      - With nothing to do and no other deploy holding the lock, wait until the service tagged with the version passes
+        in Consul (as many instances as the chain has, at least one). Not in check mode.
+    type: bool
+    default: false
+  consul_service:
+    description: Name of the Consul service. Required with O(verify_consul=true).
+    type: str
+  consul_wait_timeout:
+    description: How long the verification waits for the service, in seconds.
+    type: int
+    default: 120
 notes:
   - Runs on the controller; the modules it runs talk to fleet and Consul over HTTP.
 seealso:
   - module: houston.stack.stack_render
   - module: houston.stack.fleet_prune
+  - module: houston.stack.stack_finish
 """
 
 EXAMPLES = r"""
@@ -160,6 +176,13 @@ needed:
       names another version, or O(rolling_back).
   returned: success
   type: bool
+verified:
+  description:
+    - The result of M(houston.stack.consul_service_wait) (C(passing)) when the plan verified the service; empty when
+      it did not.
+  returned: success
+  type: dict
+  sample: {passing: 2, elapsed: 0.01}
 started:
   description: When the plan was made (UTC, ISO 8601, no offset).
   returned: success

@@ -43,7 +43,7 @@ def _predicting(task):
 class ModuleSteps:
     """``steps(step, leaf, args)`` runs module ``houston.stack.<leaf>`` for ``action``'s task; returns its result.
 
-    ``subject`` starts the error messages (``plan of stack X``); ``predicting`` runs every module in check mode.
+    ``subject`` starts the error messages (``plan of stack X``); ``predicting`` runs the modules in check mode.
     Warnings and deprecations of all steps are gathered for :meth:`report`.
     """
 
@@ -55,11 +55,13 @@ class ModuleSteps:
         self.warnings = []
         self.deprecations = []
 
-    def __call__(self, step, leaf, args):
+    def __call__(self, step, leaf, args, predicting=None):
+        """Run the step; ``predicting`` (True or False) overrides the runner's for this step."""
         name = f"{COLLECTION_NAME}.{leaf}"
         task = self.action._task
         args = _apply_action_arg_defaults(name, task, args, self.action._templar)
-        with _predicting(task) if self.predicting else contextlib.nullcontext():
+        predict = self.predicting if predicting is None else predicting
+        with _predicting(task) if predict else contextlib.nullcontext():
             outcome = execute_module(self.action, name, args, self.task_vars)
         self.warnings.extend(outcome.pop("warnings", None) or [])
         self.deprecations.extend(outcome.pop("deprecations", None) or [])

@@ -88,6 +88,15 @@ def plan_stack(options, run):
     changes = [step for step in plan if step["action"] != "keep"]
     needed = bool(changes or prune.get("would_remove") or archive.get("changed")
                   or history.get("current") != version or options["rolling_back"])
+
+    # Nothing to deploy, and no other deploy at work: the running version must pass in Consul (the one read that
+    # waits, so not in check mode). A deploy checks it after its launch instead, and another deploy's holder will.
+    verified = {}
+    if options["verify_consul"] and not needed and not lock.get("held") and not options["check_mode"]:
+        instances = sum(1 for unit in final if "instance" in unit)
+        verified = run("verifying the service in Consul (nothing to deploy)", "consul_service_wait", {
+            "service": options["consul_service"], "tag": version, "min_passing": max(instances, 1),
+            "wait_timeout": options["consul_wait_timeout"]}, predicting=False)
     return {
         "lock": lock,
         "history": history,
@@ -101,6 +110,7 @@ def plan_stack(options, run):
         "keep": keep,
         "changes": changes,
         "needed": needed,
+        "verified": verified,
         # The report's start, as now(utc=true) gives it (naive UTC), and the clock its total is measured against.
         "started": datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None).isoformat(),
         "start_stamp": time.time(),

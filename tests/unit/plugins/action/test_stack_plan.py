@@ -39,9 +39,11 @@ class Modules:
             **answers,
         }
         self.calls = []
+        self.predicting = {}
 
-    def __call__(self, step, module, args):
+    def __call__(self, step, module, args, predicting=None):
         self.calls.append((step, module, args))
+        self.predicting[module] = predicting
         answer = self.answers[module]
         if isinstance(answer, Exception):
             raise answer
@@ -57,7 +59,8 @@ class Modules:
 def plan(modules, **options):
     options = {"stack": "shop", "kind": "service", "version": "v2", "units": rendered(), "files": [{"path": "/f"}],
                "dependencies": True, "keep_versions": 1, "max_remove": 50, "rolling_back": False,
-               "look_at_lock": True, **options}
+               "look_at_lock": True, "verify_consul": False, "consul_service": "shop", "consul_wait_timeout": 60,
+               "check_mode": False, **options}
     return sp.plan_stack(options, modules)
 
 
@@ -91,6 +94,45 @@ def test_redeploy_of_what_runs_has_nothing_to_do():
     result = plan(modules)
     assert [step["action"] for step in result["plan"]] == ["keep", "keep", "keep"]
     assert result["changes"] == [] and result["needed"] is False
+
+
+def nothing_to_do(**answers):
+    """The modules' answers when fleet already runs v2 as planned and the history names it."""
+    final = plan(Modules())["final"]
+    return Modules(consul_history_info={"history": [], "current": "v2"}, fleet_unit_info={"units": launched(final)},
+                   consul_archive=dict(Modules().answers["consul_archive"], changed=False),
+                   **{"consul_service_wait": {"passing": 1}, **answers})
+
+
+def test_nothing_to_do_verifies_the_running_version_in_consul_for_real():
+    modules = nothing_to_do()
+    result = plan(modules, verify_consul=True)
+    assert modules.modules()[-1] == "consul_service_wait"
+    assert modules.args("consul_service_wait") == {"service": "shop", "tag": "v2", "min_passing": 1,
+                                                   "wait_timeout": 60}
+    # the one step that waits runs outside check mode; the others are predictions
+    assert modules.predicting["consul_service_wait"] is False and modules.predicting["fleet_prune"] is None
+    assert result["verified"] == {"passing": 1} and result["needed"] is False
+
+
+@pytest.mark.parametrize("why, modules, options", [
+    ("verify_consul is off", nothing_to_do, {}),
+    ("check mode", nothing_to_do, {"verify_consul": True, "check_mode": True}),
+    ("another deploy holds the lock", lambda: nothing_to_do(consul_lock={"held": True, "lock_index": 4}),
+     {"verify_consul": True}),
+    ("there is something to deploy", Modules, {"verify_consul": True}),
+], ids=lambda value: value if isinstance(value, str) else "")
+def test_no_verification(why, modules, options):
+    del why
+    answers = modules()
+    result = plan(answers, **options)
+    assert "consul_service_wait" not in answers.modules() and result["verified"] == {}
+
+
+def test_a_failed_verification_fails_the_plan():
+    failure = StepError("plan of stack shop, verifying the service in Consul (nothing to deploy): 0 of 1 passing")
+    with pytest.raises(StepError, match="0 of 1 passing"):
+        plan(nothing_to_do(consul_service_wait=failure), verify_consul=True)
 
 
 @pytest.mark.parametrize("why, answers, options", [
