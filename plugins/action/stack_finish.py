@@ -6,54 +6,32 @@
 
 from __future__ import annotations
 
-import time
-
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.houston.stack.plugins.plugin_utils._inprocess import preload
-from ansible_collections.houston.stack.plugins.plugin_utils._module_steps import ModuleSteps, StepError
+from ansible_collections.houston.stack.plugins.plugin_utils._module_steps import StepsAction
 from ansible_collections.houston.stack.plugins.plugin_utils._stack_finish import finish_stack
 
-ARGUMENT_SPEC = {
-    "stack": {"type": "str", "required": True},
-    "kind": {"type": "str", "required": True, "choices": ["global", "standalone", "service"]},
-    "version": {"type": "str", "required": True},
-    "wait_consul": {"type": "bool", "default": True},
-    "consul_service": {"type": "str"},
-    "expected_addresses": {"type": "list", "elements": "str", "default": []},
-    "consul_wait_timeout": {"type": "int", "default": 120},
-    "keep": {"type": "list", "elements": "str", "default": []},
-    "max_remove": {"type": "int", "default": 50},
-    "history_id": {"type": "str"},
-    "units": {"type": "list", "elements": "str", "default": []},
-    "archive": {"type": "str"},
-}
-
-MODULES = ("consul_service_wait", "fleet_prune", "consul_history")
-for _leaf in MODULES:
+for _leaf in ("consul_service_wait", "fleet_prune", "consul_history"):
     preload(_leaf)
 
 
-class ActionModule(ActionBase):
+class ActionModule(StepsAction):
 
-    TRANSFERS_FILES = False
-    _supports_check_mode = True
+    ARGUMENT_SPEC = {
+        "stack": {"type": "str", "required": True},
+        "kind": {"type": "str", "required": True, "choices": ["global", "standalone", "service"]},
+        "version": {"type": "str", "required": True},
+        "wait_consul": {"type": "bool", "default": True},
+        "consul_service": {"type": "str"},
+        "expected_addresses": {"type": "list", "elements": "str", "default": []},
+        "consul_wait_timeout": {"type": "int", "default": 120},
+        "keep": {"type": "list", "elements": "str", "default": []},
+        "max_remove": {"type": "int", "default": 50},
+        "history_id": {"type": "str"},
+        "units": {"type": "list", "elements": "str", "default": []},
+        "archive": {"type": "str"},
+    }
+    REQUIRED_IF = [("wait_consul", True, ("consul_service",))]
+    SUBJECT = "finish of the deploy of stack {stack}"
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        task_vars = task_vars if task_vars is not None else {}
-        _validation, options = self.validate_argument_spec(
-            argument_spec=ARGUMENT_SPEC, required_if=[("wait_consul", True, ("consul_service",))])
-        started = time.monotonic()
-        steps = ModuleSteps(self, task_vars, f"finish of the deploy of stack {options['stack']}")
-        done = {}
-        try:
-            finish_stack(options, steps, check_mode=bool(self._task.check_mode), done=done)
-        except StepError as exc:
-            result.update({k: v for k, v in exc.result.items() if k not in ("msg", "changed")})
-            result.update(failed=True, msg=str(exc))
-        result.update(done)
-        result["changed"] = any(step.get("changed") for step in done.values())
-        result["elapsed"] = round(time.monotonic() - started, 3)
-        return steps.report(result)
+    def sequence(self, options, steps, done):
+        finish_stack(options, steps, check_mode=bool(self._task.check_mode), done=done)

@@ -4,7 +4,7 @@
 
 # Note that this plugin util is **PRIVATE** to the collection. It can have breaking changes at any time.
 
-"""Run several of the collection's modules as the steps of one action task (stack_plan, stack_finish).
+"""Run several of the collection's modules as the steps of one action task (stack_plan, stack_start, stack_finish).
 
 Every task costs a worker process and a templating pass, so the roles run some sequences of modules as one action.
 Each step runs as a task of its module would: in the worker when it may (``_inprocess.execute_module``), with the
@@ -15,8 +15,11 @@ module defaults that apply to a task of that module (by name or by action group)
 from __future__ import annotations
 
 import contextlib
+import time
 
+from ansible.errors import AnsibleError
 from ansible.executor.module_common import _apply_action_arg_defaults
+from ansible.plugins.action import ActionBase
 
 from ansible_collections.houston.stack.plugins.plugin_utils._inprocess import COLLECTION_NAME, execute_module
 
@@ -77,3 +80,50 @@ class ModuleSteps:
         if self.deprecations:
             result["deprecations"] = self.deprecations
         return result
+
+
+class StepsAction(ActionBase):
+    """Base of the actions that run a sequence of the collection's modules (stack_start, stack_finish).
+
+    A subclass gives ``ARGUMENT_SPEC`` (and ``REQUIRED_IF``), ``SUBJECT`` (formatted with the options: the start of
+    the error messages) and :meth:`sequence`, which runs the steps and keeps each step's result in ``done`` as it
+    ends. The result holds ``done`` (also when a step failed: the steps before it), ``changed`` when a step changed
+    something, and ``elapsed``.
+    """
+
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+    ARGUMENT_SPEC: dict = {}
+    REQUIRED_IF: list = []
+    SUBJECT = ""
+
+    def prepare(self, options):
+        """Adjust ``options`` before the steps run (raise AnsibleError to fail the task)."""
+
+    def sequence(self, options, steps, done):
+        raise NotImplementedError
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        task_vars = task_vars if task_vars is not None else {}
+        _validation, options = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC,
+                                                           required_if=self.REQUIRED_IF)
+        subject = self.SUBJECT.format(**options)
+        started = time.monotonic()
+        try:
+            self.prepare(options)
+        except AnsibleError as exc:
+            result.update(failed=True, changed=False, msg=f"{subject}: {exc.message}")
+            return result
+        steps = ModuleSteps(self, task_vars, subject)
+        done = {}
+        try:
+            self.sequence(options, steps, done)
+        except StepError as exc:
+            result.update({k: v for k, v in exc.result.items() if k not in ("msg", "changed")})
+            result.update(failed=True, msg=str(exc))
+        result.update(done)
+        result["changed"] = any(step.get("changed") for step in done.values())
+        result["elapsed"] = round(time.monotonic() - started, 3)
+        return steps.report(result)

@@ -1,0 +1,73 @@
+# Copyright (c) 2026, the houston.stack contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""houston.stack.stack_start's logic: the modules it runs (with which arguments, in which order) and what a failed
+archive leaves for the rescue. The answers here are what the modules return; the role's integration tests run it on
+the lab."""
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.houston.stack.plugins.plugin_utils import _stack_start as ss
+from ansible_collections.houston.stack.plugins.plugin_utils._module_steps import StepError
+
+UNITS = ["shop-file-deploy@0a1b2c3d.service", "shop@v2.service"]
+FILES = [{"path": "/opt/shop/etc/shop.conf", "content": "port = 8080\n"}]
+
+
+class Modules:
+    """The modules' answers by name (an exception is raised as the step's failure) and the calls made."""
+
+    def __init__(self, **answers):
+        self.answers = {
+            "consul_history": {"changed": True, "entry": {"id": "9", "result": "running"}},
+            "consul_archive": {"changed": True, "sha256": "0a1b2c3d" + "e" * 56, "chunks": 1},
+            **answers,
+        }
+        self.calls = []
+
+    def __call__(self, step, module, args):
+        self.calls.append((step, module, args))
+        answer = self.answers[module]
+        if isinstance(answer, Exception):
+            raise answer
+        return dict(answer)
+
+
+def start(modules, done=None, **options):
+    options = {"stack": "shop", "version": "v2", "units": UNITS, "archive": "0a1b2c3d" + "e" * 56, "files": FILES,
+               "protect": ["0a1b2c3d", "99887766"], **options}
+    return ss.start_stack(options, modules, done=done)
+
+
+def test_records_the_start_then_stores_the_archive():
+    modules = Modules()
+    done = start(modules)
+    assert [(module, args) for _step, module, args in modules.calls] == [
+        ("consul_history", {"stack": "shop", "version": "v2", "action": "start", "units": UNITS,
+                            "archive": "0a1b2c3d" + "e" * 56}),
+        ("consul_archive", {"stack": "shop", "files": FILES, "protect": ["0a1b2c3d", "99887766"]}),
+    ]
+    assert done["history"]["entry"]["id"] == "9" and done["archive"]["chunks"] == 1
+
+
+def test_without_files_there_is_no_archive_to_store_or_record():
+    modules = Modules()
+    done = start(modules, files=[], archive=None)
+    assert [module for _step, module, _args in modules.calls] == ["consul_history"]
+    assert "archive" not in modules.calls[0][2] and done["archive"]["skipped"]
+
+
+def test_a_failed_archive_keeps_the_recorded_start_for_the_rescue():
+    modules = Modules(consul_archive=StepError("start of the deploy of stack shop, storing the file archive: 413"))
+    done = {}
+    with pytest.raises(StepError, match="storing the file archive: 413"):
+        start(modules, done=done)
+    assert done["history"]["entry"]["id"] == "9" and done["archive"]["skipped"]
+
+
+def test_a_failed_start_record_stores_no_archive():
+    modules = Modules(consul_history=StepError("start of the deploy of stack shop, recording the start: 403"))
+    with pytest.raises(StepError, match="recording the start: 403"):
+        start(modules)
+    assert [module for _step, module, _args in modules.calls] == ["consul_history"]
