@@ -63,9 +63,11 @@ def test_deploy_in_process_then_through_ansiballz(lab):
 
 @pytest.mark.parametrize("in_process", [True, False], ids=["in-process", "ansiballz"])
 def test_token_never_in_verbose_output(lab, in_process):
-    rc, out, err, recap = deploy(lab, in_process=in_process, token=TOKEN, verbosity=4)
+    # A new version, so that the deploy runs its module tasks (the lock's), not only the plan's and the finish's steps.
+    version = "tok1" if in_process else "tok2"
+    rc, out, err, recap = deploy(lab, in_process=in_process, token=TOKEN, verbosity=4, version=version)
     assert rc == 0, out[-4000:] + err
-    assert recap["failed"] == 0
+    assert recap["failed"] == 0 and report(out)["deployed"] is True
     assert TOKEN not in out and TOKEN not in err
     assert "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" in out  # the modules did receive a token, masked
 
