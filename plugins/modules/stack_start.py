@@ -15,7 +15,7 @@ description:
     directly and its options and results may change without notice.
   - Runs, in this order, M(houston.stack.consul_history) (the deploy of O(version) recorded as running) and
     M(houston.stack.consul_archive) (the O(files) stored, when there are any), with the module defaults that apply to
-    tasks of those modules (by name or by action group). The O(files[].src) files are read on the controller, as
+    tasks of those modules (by name or by action group). The C(src) files of O(files) are read on the controller, as
     M(houston.stack.consul_archive) reads them.
   - A failed step fails naming the stack, the step and the module's answer; the history entry recorded before a
     failed archive is returned, so the caller can record the deploy as failed.
