@@ -4,9 +4,10 @@
 
 # Note that this plugin util is **PRIVATE** to the collection. It can have breaking changes at any time.
 
-"""The start of a deploy under its lock (houston.stack.stack_start): record the start, store the file archive.
+"""The start of a deploy under its lock (houston.stack.stack_start): record the start, store the file archive, stop
+the units that restart after a replaced unit they require.
 
-The stack_deploy role ran these as two tasks; each task is a worker process and a templating pass (30-80 ms), so
+The stack_deploy role ran these as three tasks; each task is a worker process and a templating pass (30-80 ms), so
 they are one action running the same modules, in the same order, through ``run``. :func:`start_stack` holds the
 sequence apart from ansible's plumbing, so it is tested with any ``run``.
 """
@@ -20,12 +21,13 @@ def start_stack(options, run, done=None):
     """Start the deploy of ``options['stack']``; ``run(step, module, args)`` runs a module of the collection.
 
     ``run`` returns the module's result, or raises (``_module_steps.StepError``) naming ``step``. Returns each step's
-    result: ``history`` (the entry recorded as running) and ``archive`` (skipped without ``files``). They are kept in
-    ``done`` as the steps end, so a caller catching a failed archive still has the history entry to record as failed.
+    result: ``history`` (the entry recorded as running), ``archive`` (skipped without ``files``) and ``stopped``
+    (``units``: one result per unit of ``restart``, stopped last first). They are kept in ``done`` as the steps end, so a caller
+    catching a failed step still has the history entry to record as failed.
     """
     stack = options["stack"]
     done = {} if done is None else done
-    done.update(history=dict(SKIPPED), archive=dict(SKIPPED))
+    done.update(history=dict(SKIPPED), archive=dict(SKIPPED), stopped={"changed": False, "units": []})
     history_args = {"stack": stack, "version": options["version"], "action": "start", "units": options["units"]}
     if options["archive"]:
         history_args["archive"] = options["archive"]
@@ -33,4 +35,11 @@ def start_stack(options, run, done=None):
     if options["files"]:
         done["archive"] = run("storing the file archive in Consul", "consul_archive",
                               {"stack": stack, "files": options["files"], "protect": options["protect"]})
+    # Units that require a replaced unit: stopped now (loaded, not running), the launch starts them after it.
+    for unit in reversed(options["restart"]):
+        stopped = run(f"stopping {unit['fleet_name']}, which restarts after a replaced unit", "fleet_unit", {
+            "name": unit["fleet_name"], "content": unit["content"], "state": "loaded", "wait": True,
+            "wait_timeout": options["wait_timeout"]})
+        done["stopped"]["units"].append(stopped)
+        done["stopped"]["changed"] = done["stopped"]["changed"] or bool(stopped.get("changed"))
     return done

@@ -22,6 +22,7 @@ class Modules:
         self.answers = {
             "consul_history": {"changed": True, "entry": {"id": "9", "result": "running"}},
             "consul_archive": {"changed": True, "sha256": "0a1b2c3d" + "e" * 56, "chunks": 1},
+            "fleet_unit": {"changed": True},
             **answers,
         }
         self.calls = []
@@ -36,7 +37,7 @@ class Modules:
 
 def start(modules, done=None, **options):
     options = {"stack": "shop", "version": "v2", "units": UNITS, "archive": "0a1b2c3d" + "e" * 56, "files": FILES,
-               "protect": ["0a1b2c3d", "99887766"], **options}
+               "protect": ["0a1b2c3d", "99887766"], "restart": [], "wait_timeout": 30, **options}
     return ss.start_stack(options, modules, done=done)
 
 
@@ -71,3 +72,29 @@ def test_a_failed_start_record_stores_no_archive():
     with pytest.raises(StepError, match="recording the start: 403"):
         start(modules)
     assert [module for _step, module, _args in modules.calls] == ["consul_history"]
+
+
+def test_units_to_restart_are_stopped_last_first_after_the_archive():
+    restart = [{"fleet_name": "shop-web@v2.service", "content": "[Service]\nExecStart=/bin/web\n", "version": "v2"},
+               {"fleet_name": "shop@v2.service", "content": "[Service]\nExecStart=/bin/shop\n", "version": "v2"}]
+    modules = Modules()
+    done = start(modules, restart=restart)
+    assert [module for _step, module, _args in modules.calls] == ["consul_history", "consul_archive", "fleet_unit",
+                                                                  "fleet_unit"]
+    assert [args for _step, module, args in modules.calls if module == "fleet_unit"] == [
+        {"name": "shop@v2.service", "content": "[Service]\nExecStart=/bin/shop\n", "state": "loaded", "wait": True,
+         "wait_timeout": 30},
+        {"name": "shop-web@v2.service", "content": "[Service]\nExecStart=/bin/web\n", "state": "loaded",
+         "wait": True, "wait_timeout": 30},
+    ]
+    assert done["stopped"]["changed"] is True and len(done["stopped"]["units"]) == 2
+
+
+def test_a_unit_that_does_not_stop_fails_the_start_naming_it():
+    restart = [{"fleet_name": "shop@v2.service", "content": "[Service]\nExecStart=/bin/shop\n"}]
+    failure = StepError("start of the deploy of stack shop, stopping shop@v2.service, which restarts after a "
+                        "replaced unit (houston.stack.fleet_unit): timed out")
+    done = {}
+    with pytest.raises(StepError, match="stopping shop@v2.service"):
+        start(Modules(fleet_unit=failure), done=done, restart=restart)
+    assert done["history"]["entry"]["id"] == "9" and done["stopped"] == {"changed": False, "units": []}
