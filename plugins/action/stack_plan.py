@@ -27,6 +27,8 @@ ARGUMENT_SPEC = {
     "max_remove": {"type": "int", "default": 50},
     "rolling_back": {"type": "bool", "default": False},
     "look_at_lock": {"type": "bool", "default": True},
+    "instances": {"type": "int", "default": 0},
+    "rolling": {"type": "dict", "default": {}},
     "verify_consul": {"type": "bool", "default": False},
     "consul_service": {"type": "str"},
     "consul_wait_timeout": {"type": "int", "default": 120},

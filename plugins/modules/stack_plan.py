@@ -21,6 +21,9 @@ description:
     stack's ownership marker, the file archive unit first, or last and unchained for a global stack), what the deploy
     does to each unit (create, replace, start, restart or keep), the units the prune keeps, and whether anything is to
     be done.
+  - A service stack with O(instances) or rolling mode C(per_machine) has its service unit expanded into its instances
+    (C(instances), or one unit per machine fleet knows that the service unit's C([X-Fleet]) options select), and its
+    O(rolling) settings checked, before anything is read.
   - When there is nothing to do, no other deploy holds the lock and O(verify_consul=true), waits with
     M(houston.stack.consul_service_wait) (not in check mode) until the running version passes in Consul.
   - Fails naming the stack, the step and the module's answer when a module fails, or when a unit is invalid.
@@ -78,6 +81,16 @@ options:
     description: Look at the stack's deploy lock first (the role does not when it holds the lock).
     type: bool
     default: true
+  instances:
+    description: Number of instances of a service stack's service unit (V(0), one service unit).
+    type: int
+    default: 0
+  rolling:
+    description:
+      - Rolling settings of a service stack with instances (C(mode), C(batch_size), C(max_unavailable), C(order),
+        C(rollback_on_failure); docs/stack-definition.md), over their defaults.
+    type: dict
+    default: {}
   verify_consul:
     description:
       - With nothing to do and no other deploy holding the lock, wait until the service tagged with the version passes
@@ -183,6 +196,11 @@ verified:
   returned: success
   type: dict
   sample: {passing: 2, elapsed: 0.01}
+roll:
+  description: The checked rolling settings of a service with instances (defaults included); empty without instances.
+  returned: success
+  type: dict
+  sample: {mode: instances, batch_size: 1, max_unavailable: 1, order: start_first, rollback_on_failure: true}
 started:
   description: When the plan was made (UTC, ISO 8601, no offset).
   returned: success

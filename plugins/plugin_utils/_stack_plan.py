@@ -19,14 +19,28 @@ import datetime
 import hashlib
 import time
 
+from ansible.errors import AnsibleError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.text.converters import to_bytes
 
 from ansible_collections.houston.stack.plugins.filter.stack import (
     stack_chain,
+    stack_instances,
     stack_keep_units,
     stack_redeploy_plan,
     stack_unit_operations,
 )
+
+ROLL_DEFAULTS = {"mode": "instances", "batch_size": 1, "max_unavailable": 1, "order": "start_first",
+                 "rollback_on_failure": True}
+ROLL_SPEC = {
+    "instances": {"type": "int"},
+    "mode": {"type": "str", "choices": ["instances", "per_machine"]},
+    "batch_size": {"type": "int"},
+    "max_unavailable": {"type": "int"},
+    "order": {"type": "str", "choices": ["start_first", "stop_first"]},
+    "rollback_on_failure": {"type": "bool"},
+}
 
 
 def _content_version(units):
@@ -38,6 +52,41 @@ def _content_version(units):
 def _archive_entry(archive):
     return {"fleet_name": archive["unit_name"], "text": archive["unit_content"], "version": archive["sha256"][:8],
             "marker": False, "archive": True}
+
+
+def has_instances(kind, instances, rolling):
+    """Whether the service unit becomes instances: ``instances: N`` or rolling mode ``per_machine``."""
+    return kind == "service" and (int(instances or 0) > 0 or (rolling or {}).get("mode") == "per_machine")
+
+
+def rolling_settings(instances, rolling):
+    """The rolling settings of a service with instances (the defaults under the given ones), checked."""
+    validated = ArgumentSpecValidator(ROLL_SPEC).validate(dict(ROLL_DEFAULTS, **(rolling or {}), instances=instances))
+    if validated.error_messages:
+        raise AnsibleError(f"invalid rolling settings: {'; '.join(validated.error_messages)}")
+    roll = {key: value for key, value in validated.validated_parameters.items() if key != "instances"}
+    instances = validated.validated_parameters["instances"] or 0
+    if (roll["batch_size"] < 1 or roll["max_unavailable"] < 0
+            or (roll["order"] == "stop_first" and roll["batch_size"] > roll["max_unavailable"])
+            or (roll["mode"] == "per_machine" and instances != 0)):
+        raise AnsibleError(
+            f"invalid rolling settings {roll} (instances {instances}): batch_size must be at least 1 and "
+            "max_unavailable at least 0; order stop_first needs batch_size <= max_unavailable (it stops a whole batch "
+            "before starting its replacements); mode per_machine is for a global service and cannot be combined with "
+            "instances.")
+    return roll
+
+
+def expand_instances(stack, version, units, roll, instances, machines):
+    """``units`` with the service unit replaced by its instances (``instances: N``, or one per machine)."""
+    others = [unit for unit in units if "service" not in unit]
+    service = next((unit for unit in units if "service" in unit), None)
+    if service is None:
+        raise AnsibleError("instances need a service unit, and the stack has none")
+    per_machine = roll["mode"] == "per_machine"
+    return others + stack_instances(service, stack, version, count=None if per_machine else instances,
+                                    machines=machines if per_machine else None,
+                                    taken=[unit["fleet_name"] for unit in others])
 
 
 def chain_units(kind, stack, rendered, archive, dependencies):
@@ -58,10 +107,16 @@ def plan_stack(options, run):
     ``run`` returns the module's result, or raises (``_module_steps.StepError``) naming ``step``. Returns what the role
     keeps: each module's result (``lock``, ``history``, ``archive``, ``fleet_units``, ``prune``), the chain
     (``final``, ``names``, ``version``), what each unit needs (``plan``, ``changes``), what the prune keeps
-    (``keep``) and whether anything is to be done (``needed``).
+    (``keep``) and whether anything is to be done (``needed``). A service with ``instances`` or rolling mode
+    ``per_machine`` has its service unit expanded into its instances (``final``) and its rolling settings checked
+    (``roll``) before anything is read.
     """
     stack, kind = options["stack"], options["kind"]
     global_stack = kind == "global"
+    units = list(options["units"])
+    roll = {}
+    if has_instances(kind, options["instances"], options["rolling"]):
+        roll = rolling_settings(options["instances"], options["rolling"])
 
     lock = {}
     if options["look_at_lock"]:
@@ -72,8 +127,11 @@ def plan_stack(options, run):
         archive = run("predicting the file archive", "consul_archive", {"stack": stack, "files": options["files"]})
     # One read of fleet's units for the whole chain (a service or standalone stack's units all start with its name).
     fleet_units = run("reading the units fleet knows", "fleet_unit_info", {"prefix": "" if global_stack else stack})
+    if roll:
+        units = expand_instances(stack, str(options["version"]), units, roll, int(options["instances"] or 0),
+                                 fleet_units.get("machines") or [])
 
-    final = chain_units(kind, stack, options["units"], None if archive.get("skipped") else archive,
+    final = chain_units(kind, stack, units, None if archive.get("skipped") else archive,
                         options["dependencies"])
     names = [unit["fleet_name"] for unit in final]
     version = str(options["version"] or "") or _content_version(final)
@@ -111,6 +169,7 @@ def plan_stack(options, run):
         "changes": changes,
         "needed": needed,
         "verified": verified,
+        "roll": roll,
         # The report's start, as now(utc=true) gives it (naive UTC), and the clock its total is measured against.
         "started": datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None).isoformat(),
         "start_stamp": time.time(),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from ansible.errors import AnsibleFilterError
+from ansible.errors import AnsibleError, AnsibleFilterError
 
 from ansible_collections.houston.stack.plugins.module_utils import _unitfile
 from ansible_collections.houston.stack.plugins.plugin_utils import _stack_plan as sp
@@ -60,7 +60,7 @@ def plan(modules, **options):
     options = {"stack": "shop", "kind": "service", "version": "v2", "units": rendered(), "files": [{"path": "/f"}],
                "dependencies": True, "keep_versions": 1, "max_remove": 50, "rolling_back": False,
                "look_at_lock": True, "verify_consul": False, "consul_service": "shop", "consul_wait_timeout": 60,
-               "check_mode": False, **options}
+               "check_mode": False, "instances": 0, "rolling": {}, **options}
     return sp.plan_stack(options, modules)
 
 
@@ -210,3 +210,47 @@ def test_an_invalid_unit_fails_before_the_prune_is_asked():
     with pytest.raises(AnsibleFilterError, match="shop-bad@v2.service"):
         plan(modules, units=units, files=[])
     assert "fleet_prune" not in modules.modules()
+
+
+GLOBAL_APP = APP + "\n[X-Fleet]\nGlobal=true\n"
+MACHINES = [{"id": "a1" * 16, "primaryIP": "10.0.0.11", "metadata": {}},
+            {"id": "b2" * 16, "primaryIP": "10.0.0.12", "metadata": {}}]
+
+
+def test_instances_replace_the_service_unit_in_the_chain():
+    modules = Modules(fleet_unit_info={"units": [], "machines": MACHINES})
+    result = plan(modules, instances=3, files=[])
+    assert result["names"] == ["shop-cache@v2.service"] + [f"shop-instance-{i}@v2.service" for i in (1, 2, 3)]
+    assert [unit.get("instance") for unit in result["final"]] == [None, "1", "2", "3"]
+    assert "Conflicts=shop-instance-*@v2.service" in result["final"][1]["content"]
+    assert result["roll"] == {"mode": "instances", "batch_size": 1, "max_unavailable": 1, "order": "start_first",
+                              "rollback_on_failure": True}
+
+
+def test_per_machine_rolling_pins_one_unit_to_each_machine_fleet_knows():
+    units = [rendered()[0], dict(rendered()[1], text=GLOBAL_APP)]
+    modules = Modules(fleet_unit_info={"units": [], "machines": MACHINES})
+    rolling = {"mode": "per_machine", "batch_size": "2", "max_unavailable": 2}
+    result = plan(modules, units=units, files=[], rolling=rolling)
+    assert result["names"][1:] == [f"shop-machine-{'a1' * 4}@v2.service", f"shop-machine-{'b2' * 4}@v2.service"]
+    assert f"MachineID={'a1' * 16}" in result["final"][1]["content"] and "Global=" not in result["final"][1]["content"]
+    assert result["roll"]["batch_size"] == 2 and result["roll"]["mode"] == "per_machine"
+
+
+def test_without_instances_there_are_no_rolling_settings():
+    assert plan(Modules(), rolling={"batch_size": 2})["roll"] == {}
+    assert plan(Modules(), kind="standalone", instances=2)["roll"] == {}
+
+
+@pytest.mark.parametrize("instances, rolling, message", [
+    (2, {"batch_size": 0}, "batch_size must be at least 1"),
+    (2, {"order": "stop_first", "batch_size": 2, "max_unavailable": 1}, "order stop_first needs batch_size"),
+    (2, {"mode": "per_machine"}, "cannot be combined with instances"),
+    (2, {"order": "sideways"}, "order must be one of"),
+    (2, {"batchsize": 2}, "batchsize"),
+], ids=["batch-0", "stop-first-too-big", "per-machine-with-instances", "bad-order", "unknown-key"])
+def test_invalid_rolling_settings_fail_before_anything_is_read(instances, rolling, message):
+    modules = Modules()
+    with pytest.raises(AnsibleError, match=message):
+        plan(modules, instances=instances, rolling=rolling)
+    assert modules.calls == []
