@@ -83,12 +83,13 @@ class ModuleSteps:
 
 
 class StepsAction(ActionBase):
-    """Base of the actions that run a sequence of the collection's modules (stack_start, stack_finish).
+    """Base of the actions that run a sequence of the collection's modules (stack_plan, stack_start, stack_finish).
 
     A subclass gives ``ARGUMENT_SPEC`` (and ``REQUIRED_IF``), ``SUBJECT`` (formatted with the options: the start of
-    the error messages) and :meth:`sequence`, which runs the steps and keeps each step's result in ``done`` as it
-    ends. The result holds ``done`` (also when a step failed: the steps before it), ``changed`` when a step changed
-    something, and ``elapsed``.
+    the error messages), ``PREDICTING`` (every module in check mode) and :meth:`sequence`, which runs the steps and
+    keeps their results in ``done`` as they end. The task's result holds ``done`` (also when a step failed: what
+    ended before it), ``changed`` (:meth:`changed`) and ``elapsed``. A failed step, or an AnsibleError of
+    :meth:`prepare` or :meth:`sequence`, fails the task with a message that starts with the subject.
     """
 
     TRANSFERS_FILES = False
@@ -96,12 +97,17 @@ class StepsAction(ActionBase):
     ARGUMENT_SPEC: dict = {}
     REQUIRED_IF: list = []
     SUBJECT = ""
+    PREDICTING = False
 
     def prepare(self, options):
         """Adjust ``options`` before the steps run (raise AnsibleError to fail the task)."""
 
     def sequence(self, options, steps, done):
         raise NotImplementedError
+
+    def changed(self, done):
+        """Whether the steps changed something: one of them reported a change."""
+        return any(step.get("changed") for step in done.values() if isinstance(step, dict))
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -111,19 +117,17 @@ class StepsAction(ActionBase):
                                                            required_if=self.REQUIRED_IF)
         subject = self.SUBJECT.format(**options)
         started = time.monotonic()
-        try:
-            self.prepare(options)
-        except AnsibleError as exc:
-            result.update(failed=True, changed=False, msg=f"{subject}: {exc.message}")
-            return result
-        steps = ModuleSteps(self, task_vars, subject)
+        steps = ModuleSteps(self, task_vars, subject, predicting=self.PREDICTING)
         done = {}
         try:
+            self.prepare(options)
             self.sequence(options, steps, done)
         except StepError as exc:
             result.update({k: v for k, v in exc.result.items() if k not in ("msg", "changed")})
             result.update(failed=True, msg=str(exc))
+        except AnsibleError as exc:  # options the action refuses, a unit the filters refuse (name, syntax, [X-Fleet])
+            result.update(failed=True, msg=f"{subject}: {exc.message}")
         result.update(done)
-        result["changed"] = any(step.get("changed") for step in done.values())
+        result["changed"] = self.changed(done)
         result["elapsed"] = round(time.monotonic() - started, 3)
         return steps.report(result)

@@ -16,6 +16,14 @@ from __future__ import annotations
 SKIPPED = {"skipped": True, "changed": False}
 
 
+def prune_arguments(stack, kind, keep, max_remove):
+    """fleet_prune's arguments for a deploy: the stack's units but ``keep`` (a global stack's have no name prefix)."""
+    args = {"stack": stack, "keep": keep, "keep_versions": 0, "max_remove": max_remove}
+    if kind == "global":
+        args["prefix"] = ""
+    return args
+
+
 def finish_stack(options, run, check_mode=False, done=None):
     """Finish the deploy of ``options['stack']``; ``run(step, module, args)`` runs a module of the collection.
 
@@ -32,10 +40,8 @@ def finish_stack(options, run, check_mode=False, done=None):
         done["consul"] = run("waiting until the service passes in Consul", "consul_service_wait", {
             "service": options["consul_service"], "tag": version,
             "expected_addresses": options["expected_addresses"], "wait_timeout": options["consul_wait_timeout"]})
-    prune_args = {"stack": stack, "keep": options["keep"], "keep_versions": 0, "max_remove": options["max_remove"]}
-    if options["kind"] == "global":
-        prune_args["prefix"] = ""
-    done["prune"] = run("pruning the stack's other versions", "fleet_prune", prune_args)
+    done["prune"] = run("pruning the stack's other versions", "fleet_prune",
+                        prune_arguments(stack, options["kind"], options["keep"], options["max_remove"]))
     if not check_mode:
         history_args = {"stack": stack, "version": version, "action": "finish", "result": "success",
                         "units": options["units"]}

@@ -30,6 +30,7 @@ from ansible_collections.houston.stack.plugins.filter.stack import (
     stack_redeploy_plan,
     stack_unit_operations,
 )
+from ansible_collections.houston.stack.plugins.plugin_utils._stack_finish import prune_arguments
 
 ROLL_DEFAULTS = {"mode": "instances", "batch_size": 1, "max_unavailable": 1, "order": "start_first",
                  "rollback_on_failure": True}
@@ -138,10 +139,8 @@ def plan_stack(options, run):
     plan = stack_redeploy_plan(names, stack_unit_operations(final, fleet_units.get("units") or []))
     keep = stack_keep_units(history.get("history") or [], names, options["keep_versions"], version)
 
-    prune_args = {"stack": stack, "keep": keep, "keep_versions": 0, "max_remove": options["max_remove"]}
-    if global_stack:
-        prune_args["prefix"] = ""
-    prune = run("predicting what the prune removes", "fleet_prune", prune_args)
+    prune = run("predicting what the prune removes", "fleet_prune",
+                prune_arguments(stack, kind, keep, options["max_remove"]))
 
     changes = [step for step in plan if step["action"] != "keep"]
     needed = bool(changes or prune.get("would_remove") or archive.get("changed")
