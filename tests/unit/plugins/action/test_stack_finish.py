@@ -10,34 +10,17 @@ import pytest
 
 from ansible_collections.houston.stack.plugins.plugin_utils import _stack_finish as sf
 from ansible_collections.houston.stack.plugins.plugin_utils._module_steps import StepError
+from tests.unit.plugins.action.module_answers import ModuleAnswers
 
 KEEP = ["shop-cache@v2.service", "shop@v2.service", "shop@v1.service"]
 
 
-class Modules:
-    """The modules' answers by name (an exception is raised as the step's failure) and the calls made."""
-
-    def __init__(self, **answers):
-        self.answers = {
-            "consul_service_wait": {"passing": 2, "elapsed": 0.1},
-            "fleet_prune": {"changed": True, "removed": ["shop@v0.service"]},
-            "consul_history": {"changed": True, "entry": {"id": "7", "result": "success"}},
-            **answers,
-        }
-        self.calls = []
-
-    def __call__(self, step, module, args):
-        self.calls.append((step, module, args))
-        answer = self.answers[module]
-        if isinstance(answer, Exception):
-            raise answer
-        return dict(answer)
-
-    def modules(self):
-        return [module for _step, module, _args in self.calls]
-
-    def args(self, module):
-        return next(args for _step, called, args in self.calls if called == module)
+class Modules(ModuleAnswers):
+    ANSWERS = {
+        "consul_service_wait": {"passing": 2, "elapsed": 0.1},
+        "fleet_prune": {"changed": True, "removed": ["shop@v0.service"]},
+        "consul_history": {"changed": True, "entry": {"id": "7", "result": "success"}},
+    }
 
 
 def finish(modules, check_mode=False, done=None, **options):

@@ -13,6 +13,7 @@ from ansible.errors import AnsibleError, AnsibleFilterError
 from ansible_collections.houston.stack.plugins.module_utils import _unitfile
 from ansible_collections.houston.stack.plugins.plugin_utils import _stack_plan as sp
 from ansible_collections.houston.stack.plugins.plugin_utils._module_steps import StepError
+from tests.unit.plugins.action.module_answers import ModuleAnswers
 
 CACHE = "[Unit]\nDescription=cache\n\n[Service]\nExecStart=/bin/cache\n"
 APP = "[Unit]\nDescription=app\n\n[Service]\nExecStart=/bin/app\n"
@@ -25,35 +26,17 @@ def rendered(version="v2"):
             {"unit": "shop", "version": version, "fleet_name": f"shop@{version}.service", "text": APP, "service": True}]
 
 
-class Modules:
+class Modules(ModuleAnswers):
     """The modules' answers by name, and the calls the plan made (step, module, arguments)."""
 
-    def __init__(self, **answers):
-        self.answers = {
-            "consul_lock": {"held": False, "lock_index": 4},
-            "consul_history_info": {"history": [], "current": None},
-            "consul_archive": {"changed": True, "sha256": SHA, "unit_name": f"shop-file-deploy@{SHA[:8]}.service",
-                               "unit_content": ARCHIVE_UNIT},
-            "fleet_unit_info": {"units": []},
-            "fleet_prune": {"would_remove": []},
-            **answers,
-        }
-        self.calls = []
-        self.predicting = {}
-
-    def __call__(self, step, module, args, predicting=None):
-        self.calls.append((step, module, args))
-        self.predicting[module] = predicting
-        answer = self.answers[module]
-        if isinstance(answer, Exception):
-            raise answer
-        return dict(answer)
-
-    def modules(self):
-        return [module for _step, module, _args in self.calls]
-
-    def args(self, module):
-        return next(args for _step, called, args in self.calls if called == module)
+    ANSWERS = {
+        "consul_lock": {"held": False, "lock_index": 4},
+        "consul_history_info": {"history": [], "current": None},
+        "consul_archive": {"changed": True, "sha256": SHA, "unit_name": f"shop-file-deploy@{SHA[:8]}.service",
+                           "unit_content": ARCHIVE_UNIT},
+        "fleet_unit_info": {"units": []},
+        "fleet_prune": {"would_remove": []},
+    }
 
 
 def plan(modules, **options):

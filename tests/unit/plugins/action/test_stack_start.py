@@ -10,29 +10,18 @@ import pytest
 
 from ansible_collections.houston.stack.plugins.plugin_utils import _stack_start as ss
 from ansible_collections.houston.stack.plugins.plugin_utils._module_steps import StepError
+from tests.unit.plugins.action.module_answers import ModuleAnswers
 
 UNITS = ["shop-file-deploy@0a1b2c3d.service", "shop@v2.service"]
 FILES = [{"path": "/opt/shop/etc/shop.conf", "content": "port = 8080\n"}]
 
 
-class Modules:
-    """The modules' answers by name (an exception is raised as the step's failure) and the calls made."""
-
-    def __init__(self, **answers):
-        self.answers = {
-            "consul_history": {"changed": True, "entry": {"id": "9", "result": "running"}},
-            "consul_archive": {"changed": True, "sha256": "0a1b2c3d" + "e" * 56, "chunks": 1},
-            "fleet_unit": {"changed": True},
-            **answers,
-        }
-        self.calls = []
-
-    def __call__(self, step, module, args):
-        self.calls.append((step, module, args))
-        answer = self.answers[module]
-        if isinstance(answer, Exception):
-            raise answer
-        return dict(answer)
+class Modules(ModuleAnswers):
+    ANSWERS = {
+        "consul_history": {"changed": True, "entry": {"id": "9", "result": "running"}},
+        "consul_archive": {"changed": True, "sha256": "0a1b2c3d" + "e" * 56, "chunks": 1},
+        "fleet_unit": {"changed": True},
+    }
 
 
 def start(modules, done=None, **options):
@@ -55,7 +44,7 @@ def test_records_the_start_then_stores_the_archive():
 def test_without_files_there_is_no_archive_to_store_or_record():
     modules = Modules()
     done = start(modules, files=[], archive=None)
-    assert [module for _step, module, _args in modules.calls] == ["consul_history"]
+    assert modules.modules() == ["consul_history"]
     assert "archive" not in modules.calls[0][2] and done["archive"]["skipped"]
 
 
@@ -71,7 +60,7 @@ def test_a_failed_start_record_stores_no_archive():
     modules = Modules(consul_history=StepError("start of the deploy of stack shop, recording the start: 403"))
     with pytest.raises(StepError, match="recording the start: 403"):
         start(modules)
-    assert [module for _step, module, _args in modules.calls] == ["consul_history"]
+    assert modules.modules() == ["consul_history"]
 
 
 def test_units_to_restart_are_stopped_last_first_after_the_archive():
@@ -79,9 +68,8 @@ def test_units_to_restart_are_stopped_last_first_after_the_archive():
                {"fleet_name": "shop@v2.service", "content": "[Service]\nExecStart=/bin/shop\n", "version": "v2"}]
     modules = Modules()
     done = start(modules, restart=restart)
-    assert [module for _step, module, _args in modules.calls] == ["consul_history", "consul_archive", "fleet_unit",
-                                                                  "fleet_unit"]
-    assert [args for _step, module, args in modules.calls if module == "fleet_unit"] == [
+    assert modules.modules() == ["consul_history", "consul_archive", "fleet_unit", "fleet_unit"]
+    assert modules.all_args("fleet_unit") == [
         {"name": "shop@v2.service", "content": "[Service]\nExecStart=/bin/shop\n", "state": "loaded", "wait": True,
          "wait_timeout": 30},
         {"name": "shop-web@v2.service", "content": "[Service]\nExecStart=/bin/web\n", "state": "loaded",
