@@ -23,6 +23,7 @@ from typing import Callable
 
 DEFAULT_START_SECONDS = 0.05
 DEFAULT_STOP_SECONDS = 0.01
+MAX_SPECS = 4096
 
 
 def _option(options: list[dict], section: str, name: str) -> str | None:
@@ -42,9 +43,9 @@ def _names(options: list[dict], section: str, *names: str) -> set[str]:
             for word in option["value"].split()}
 
 
-class _VirtualUnit:
-    __slots__ = ("start_seconds", "fail", "oneshot", "remain", "generation", "started_at", "running",
-                 "after", "requires", "pulls", "queued", "result")
+class _UnitSpec:
+    """What a unit's options say about its start (parsed once per content, shared by every machine that loads it)."""
+    __slots__ = ("start_seconds", "fail", "oneshot", "remain", "after", "requires", "pulls")
 
     def __init__(self, options: list[dict]):
         try:
@@ -54,9 +55,23 @@ class _VirtualUnit:
         self.fail = _truthy(_option(options, "X-Fleetlab", "Fail"))
         self.oneshot = (_option(options, "Service", "Type") or "simple").strip() == "oneshot"
         self.remain = _truthy(_option(options, "Service", "RemainAfterExit"))
-        self.after = _names(options, "Unit", "After")
-        self.requires = _names(options, "Unit", "Requires", "BindsTo")
-        self.pulls = _names(options, "Unit", "Requires", "BindsTo", "Wants")
+        self.after = frozenset(_names(options, "Unit", "After"))
+        self.requires = frozenset(_names(options, "Unit", "Requires", "BindsTo"))
+        self.pulls = frozenset(_names(options, "Unit", "Requires", "BindsTo", "Wants"))
+
+
+class _VirtualUnit:
+    __slots__ = ("start_seconds", "fail", "oneshot", "remain", "generation", "started_at", "running",
+                 "after", "requires", "pulls", "queued", "result")
+
+    def __init__(self, spec: _UnitSpec):
+        self.start_seconds = spec.start_seconds
+        self.fail = spec.fail
+        self.oneshot = spec.oneshot
+        self.remain = spec.remain
+        self.after = spec.after
+        self.requires = spec.requires
+        self.pulls = spec.pulls
         self.generation = 0
         self.started_at = 0.0
         self.running = False
@@ -78,6 +93,8 @@ class VirtualRuntime:
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._heap: list = []
+        # One parse per unit content: a global unit on 300 virtual machines is loaded 300 times with the same options.
+        self._specs: dict[tuple, _UnitSpec] = {}
         self._seq = itertools.count()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="fleetlab-virtual", daemon=True)
@@ -106,8 +123,14 @@ class VirtualRuntime:
     # -- interface -------------------------------------------------------------------------------
     def load(self, machine: dict, unit_name: str, options: list[dict], env: dict) -> None:
         key = (machine["id"], unit_name)
+        content = tuple((o["section"], o["name"], o["value"]) for o in options)
         with self._lock:
-            unit = _VirtualUnit(options)
+            spec = self._specs.get(content)
+            if spec is None:
+                if len(self._specs) >= MAX_SPECS:
+                    self._specs.clear()
+                spec = self._specs[content] = _UnitSpec(options)
+            unit = _VirtualUnit(spec)
             old = self._units.get(key)
             if old is not None:
                 unit.generation = old.generation + 1

@@ -113,3 +113,28 @@ def test_a_finished_oneshot_satisfies_the_ordering():
         assert ("app.service", "failed", "failed") not in recorder.events
     finally:
         runtime.shutdown()
+
+
+def test_a_unit_reloaded_with_new_content_behaves_as_the_new_content_says_on_every_machine():
+    """The options are parsed once per content and shared by the machines that load it; new content is parsed anew."""
+    ends = {}
+    done = threading.Condition()
+
+    def report(machine_id, name, load, active, sub):
+        if active in ("active", "failed"):
+            with done:
+                ends[machine_id] = active
+                done.notify_all()
+
+    runtime = VirtualRuntime(report)
+    try:
+        for machine in ("m1", "m2", "m3"):
+            runtime.load({"id": machine}, "a.service", unit("X-Fleetlab:StartSeconds=0.01"), {})
+        runtime.load({"id": "m2"}, "a.service", unit("X-Fleetlab:StartSeconds=0.01", "X-Fleetlab:Fail=true"), {})
+        for machine in ("m1", "m2", "m3"):
+            runtime.start(machine, "a.service")
+        with done:
+            assert done.wait_for(lambda: len(ends) == 3, 5), ends
+        assert ends == {"m1": "active", "m2": "failed", "m3": "active"}
+    finally:
+        runtime.shutdown()
