@@ -1,7 +1,7 @@
 # Copyright (c) 2026, the houston.stack contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""python -m bench [--quick] [--out DIR] | python -m bench readme [README] | python -m bench houston-config
+"""python -m bench [--quick] [--repeats N] [--out DIR] | python -m bench readme [README] | python -m bench houston-config
 
 Environment: BENCH_LAB_DIR (default .lab/bench), BENCH_LAB_NET (default 127.0.50), BENCH_PYTHON27, LAB_CACHE.
 """
@@ -18,12 +18,15 @@ from pathlib import Path
 from bench import houston, scenarios
 from bench.harness import BENCH_METADATA, REPO, Lab, ensure_collection_link, log
 from bench.proxy import CountingProxy
-from bench.report import check, ratio, replace_between_markers, table
+from bench.report import check, ratio, replace_between_markers, seconds_cell, table
 
 RESULTS = REPO / "bench" / "results"
+# The cold deploy, the no-op redeploy and Houston's runs are the ones the ratios compare: each runs this many times and
+# the median counts, so that one run slowed down by a neighbour on the shared CPUs does not decide a target.
+DEFAULT_REPEATS = 3
 
 
-def measure(quick: bool) -> dict:
+def measure(quick: bool, repeats: int = DEFAULT_REPEATS) -> dict:
     ensure_collection_link()
     lab_dir = Path(os.environ.get("BENCH_LAB_DIR") or REPO / ".lab" / "bench")
     net = os.environ.get("BENCH_LAB_NET") or "127.0.50"
@@ -31,14 +34,14 @@ def measure(quick: bool) -> dict:
     cache = Path(os.environ.get("LAB_CACHE") or REPO / ".lab" / "cache")
     results: dict = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "quick": quick,
                      "host": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                              "load": os.getloadavg()[0]}}
+                              "load": os.getloadavg()[0]}, "repeats": repeats}
     started = time.monotonic()
     lab = Lab(lab_dir, net, metadata=BENCH_METADATA).up()
     proxy = CountingProxy(lab.env["CONSUL_HTTP_ADDR"], host=proxy_host).start()
     try:
-        results["example"] = scenarios.example_lifecycle(lab, proxy, quick)
+        results["example"] = scenarios.example_lifecycle(lab, proxy, quick, repeats)
         results["houston"] = ({"skipped": "--quick"} if quick
-                              else scenarios.houston_comparison(lab, proxy, cache))
+                              else scenarios.houston_comparison(lab, proxy, cache, repeats))
         results["archives"] = scenarios.archives(lab, proxy, [1] if quick else [1, 10])
     finally:
         proxy.stop()
@@ -99,14 +102,16 @@ def markdown(results: dict) -> str:
     floor_seconds = fl.get("floor_seconds")
     hou = results.get("houston", {})
     out = [f"Measured {results['started']} on {results['host']['cpus']} shared CPUs (load {results['host']['load']:.1f})"
-           f"{' (--quick)' if results.get('quick') else ''}; one lab, one run. Requests: fleet reads/writes · Consul reads/writes.", ""]
+           f"{' (--quick)' if results.get('quick') else ''}; one lab, one run. Requests: fleet reads/writes · Consul reads/writes."
+           + (f" Cold deploy, no-op redeploy and Houston: median of {results['repeats']} runs (range in brackets);"
+              " requests of the first run." if results.get("repeats", 1) > 1 else ""), ""]
     rows = []
     labels = {"cold": "cold deploy v1", "noop": "no-op redeploy v1", "upgrade": "upgrade v1 -> v2 (incl. prune)",
               "rollback": f"rollback v2 -> v1 ({ex.get('rollback_method', '-')})", "remove": "remove stack"}
     for key, label in labels.items():
         run = runs.get(key)
         if run:
-            rows.append([label, run["seconds"] if run["rc"] == 0 else f"failed ({run['seconds']:.1f})",
+            rows.append([label, seconds_cell(run) if run["rc"] == 0 else f"failed ({run['seconds']:.1f})",
                          ratio(run["seconds"], floor_seconds) if key == "cold" else None, _requests(run)])
     if floor_seconds:
         rows.append([f"floor (units {fl['chain_seconds']:.2f} + ansible start-up {fl['startup_seconds']:.2f})",
@@ -116,7 +121,7 @@ def markdown(results: dict) -> str:
         if run:
             cold = runs.get("cold", {}).get("seconds")
             status = "" if run["rc"] == 0 else f" (exit {run['rc']})"
-            rows.append([label + status, run["seconds"], f"ours/Houston {ratio(cold, run['seconds'])}", _requests(run)])
+            rows.append([label + status, seconds_cell(run), f"ours/Houston {ratio(cold, run['seconds'])}", _requests(run)])
     if hou.get("skipped"):
         rows.append([f"Houston 0.3.0: skipped ({hou['skipped']})", None, None, "-"])
     out += [table(["example stack, 3 machines", "seconds", "ratio (to floor)", "requests"], rows), ""]
@@ -152,7 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description="deploy benchmark of houston.stack")
     parser.add_argument("command", nargs="?", default="run", choices=["run", "readme", "houston-config"])
     parser.add_argument("target", nargs="?", help="readme: the README to update (default README.md)")
-    parser.add_argument("--quick", action="store_true", help="a fast subset (smoke test)")
+    parser.add_argument("--quick", action="store_true", help="a fast subset (smoke test), one run of each")
+    parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS,
+                        help=f"runs of the cold deploy, the no-op redeploy and each Houston deploy (median; default {DEFAULT_REPEATS})")
     parser.add_argument("--out", default=str(RESULTS), help="directory for latest.json and latest.md")
     args = parser.parse_args(argv)
     out = Path(args.out)
@@ -165,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
         readme.write_text(replace_between_markers(readme.read_text(encoding="utf-8"), summary), encoding="utf-8")
         print(f"bench: table of {out / 'summary.md'} pasted into {readme}")
         return 0
-    results = measure(args.quick)
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    results = measure(args.quick, 1 if args.quick else args.repeats)
     out.mkdir(parents=True, exist_ok=True)
     summary = markdown(results)
     (out / "latest.json").write_text(json.dumps(results, indent=1, sort_keys=False) + "\n", encoding="utf-8")

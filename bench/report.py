@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 
@@ -32,6 +33,28 @@ def floor(timings: dict, chain: list[str], startup_seconds: float) -> dict:
     chain_seconds = sum(per_unit.values())
     return {"units": per_unit, "chain_seconds": round(chain_seconds, 4), "startup_seconds": round(startup_seconds, 4),
             "floor_seconds": round(chain_seconds + startup_seconds, 4)}
+
+
+def repeated(runs: list[dict]) -> dict:
+    """One record for ``runs`` of the same command: the first run's record (its requests and task timings), with
+    ``seconds`` the median of the runs that succeeded and ``samples`` every run's seconds. A failed run makes the
+    record failed (``rc`` of the first failure): the median of the others would hide it."""
+    record = dict(runs[0])
+    failed = next((run for run in runs if run["rc"] != 0), None)
+    if failed is not None:
+        record.update(rc=failed["rc"], error=failed.get("error", ""))
+    samples = [run["seconds"] for run in runs]
+    record["samples"] = samples
+    record["seconds"] = round(statistics.median(samples), 3)
+    return record
+
+
+def seconds_cell(run: dict) -> str:
+    """``3.32`` for one run, ``3.32 (3.10-3.90)`` for the median of several and their range."""
+    samples = run.get("samples") or [run["seconds"]]
+    if len(samples) == 1:
+        return f"{run['seconds']:.2f}"
+    return f"{run['seconds']:.2f} ({min(samples):.2f}-{max(samples):.2f})"
 
 
 def read_task_timings(path: str | Path) -> list[dict]:

@@ -15,14 +15,17 @@ import yaml
 from bench import houston
 from bench.harness import EXAMPLE, REPO, Lab, ansible_startup, log, run_command, run_playbook
 from bench.proxy import CountingProxy
-from bench.report import FloorError, floor, profile
+from bench.report import FloorError, floor, profile, repeated
 
 INVENTORY = EXAMPLE / "inventory"
 DEPLOY = "houston.stack.deploy"
 
 
-def example_lifecycle(lab: Lab, proxy: CountingProxy, quick: bool) -> dict:
-    """Cold deploy of v1, no-op redeploy of v1, upgrade to v2 (with prune), rollback; then the stack is removed."""
+def example_lifecycle(lab: Lab, proxy: CountingProxy, quick: bool, repeats: int = 1) -> dict:
+    """Cold deploy of v1, no-op redeploy of v1, upgrade to v2 (with prune), rollback; then the stack is removed.
+
+    With ``repeats`` > 1 the cold deploy and the no-op redeploy run that many times in all (each further time after a
+    removal), and their ``seconds`` are the median; the floor, the requests and the task profiles are the first run's."""
     result: dict = {"startup_seconds": ansible_startup(lab, proxy)}
     runs = result["runs"] = {}
     runs["cold"] = run_playbook(lab, proxy, DEPLOY, INVENTORY, {"stack": "example", "version": "v1"}, name="cold deploy v1")
@@ -46,11 +49,22 @@ def example_lifecycle(lab: Lab, proxy: CountingProxy, quick: bool) -> dict:
                                             name="rollback to v1 (redeploy)")
     runs["remove"] = run_playbook(lab, proxy, "houston.stack.remove", INVENTORY, {"stack": "example"}, name="remove")
     lab.wait_clean("example", "example")
+    colds, noops = [runs["cold"]], [runs["noop"]]
+    for attempt in range(2, repeats + 1):
+        colds.append(run_playbook(lab, proxy, DEPLOY, INVENTORY, {"stack": "example", "version": "v1"},
+                                  name=f"cold deploy v1 (run {attempt} of {repeats})"))
+        noops.append(run_playbook(lab, proxy, DEPLOY, INVENTORY, {"stack": "example", "version": "v1"},
+                                  name=f"no-op redeploy v1 (run {attempt} of {repeats})"))
+        run_playbook(lab, proxy, "houston.stack.remove", INVENTORY, {"stack": "example"}, name=f"remove (run {attempt})")
+        lab.wait_clean("example", "example")
+    runs["cold"], runs["noop"] = repeated(colds), repeated(noops)
     result["profiles"] = {key: profile(run.get("tasks", []), top=12) for key, run in runs.items() if key in ("cold", "noop")}
     return result
 
 
-def houston_comparison(lab: Lab, proxy: CountingProxy, cache_dir: Path) -> dict:
+def houston_comparison(lab: Lab, proxy: CountingProxy, cache_dir: Path, repeats: int = 1) -> dict:
+    """Houston 0.3.0 deploying the example stack, with its default delay and with ``--delay 1``, ``repeats`` times each
+    (``seconds`` is the median)."""
     python27 = houston.find_python27()
     if not python27:
         log("Houston skipped: no working Python 2.7 (set BENCH_PYTHON27)")
@@ -69,11 +83,14 @@ def houston_comparison(lab: Lab, proxy: CountingProxy, cache_dir: Path) -> dict:
 
         result["global"] = run_command(lab, proxy, cmd("global"), "Houston global (setup, not compared)")
         for label, args in (("default", []), ("delay1", ["--delay", "1"])):
-            run = run_command(lab, proxy, cmd(*args, "service", "example", "v1"), f"Houston service example v1 {label}")
+            runs = []
+            for attempt in range(1, repeats + 1):
+                runs.append(run_command(lab, proxy, cmd(*args, "service", "example", "v1"),
+                                        f"Houston service example v1 {label} (run {attempt} of {repeats})"))
+                run_command(lab, proxy, cmd("--remove", "service", "example", "v1"), f"Houston remove ({label})")
+                lab.wait_clean("example", "example")
+            run = result[label] = repeated(runs)
             run["ok"] = run["rc"] == 0
-            result[label] = run
-            run_command(lab, proxy, cmd("--remove", "service", "example", "v1"), f"Houston remove ({label})")
-            lab.wait_clean("example", "example")
         run_command(lab, proxy, cmd("--remove", "global"), "Houston remove global")
         return result
     finally:

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from bench.proxy import CountingProxy
-from bench.report import FloorError, check, floor, profile, replace_between_markers, table
+from bench.report import FloorError, check, floor, profile, repeated, replace_between_markers, seconds_cell, table
 
 TIMINGS = {"units": {
     "example-file-deploy@abc.service": {"m1": {"start_seconds": 0.5}, "m2": {"start_seconds": 0.75}},
@@ -56,6 +56,20 @@ def test_check_and_profile():
                     {"task": "launch", "action": "fleet_unit", "seconds": 2.0},
                     {"task": "lock", "action": "consul_lock", "seconds": 1.0}])
     assert [(r["task"], r["count"], r["seconds"], r["share"]) for r in rows] == [("launch", 2, 3.0, 0.75), ("lock", 1, 1.0, 0.25)]
+
+
+def test_repeated_runs_count_by_their_median_and_keep_the_first_runs_details():
+    runs = [{"seconds": 3.9, "rc": 0, "requests": "first", "tasks": ["t"]}, {"seconds": 3.2, "rc": 0, "requests": "second"},
+            {"seconds": 3.3, "rc": 0, "requests": "third"}]
+    record = repeated(runs)
+    assert (record["seconds"], record["samples"], record["requests"], record["tasks"]) == (3.3, [3.9, 3.2, 3.3], "first", ["t"])
+    assert seconds_cell(record) == "3.30 (3.20-3.90)"
+    assert seconds_cell(repeated(runs[:1])) == "3.90"
+
+
+def test_one_failed_run_fails_the_repeated_record():
+    record = repeated([{"seconds": 3.0, "rc": 0}, {"seconds": 9.0, "rc": 2, "error": "boom"}, {"seconds": 3.1, "rc": 0}])
+    assert (record["rc"], record["error"]) == (2, "boom")
 
 
 class _Upstream(BaseHTTPRequestHandler):
