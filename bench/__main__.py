@@ -104,7 +104,8 @@ def markdown(results: dict) -> str:
     out = [f"Measured {results['started']} on {results['host']['cpus']} shared CPUs (load {results['host']['load']:.1f})"
            f"{' (--quick)' if results.get('quick') else ''}; one lab, one run. Requests: fleet reads/writes · Consul reads/writes."
            + (f" Cold deploy, no-op redeploy and Houston: median of {results['repeats']} runs (range in brackets);"
-              " requests of the first run." if results.get("repeats", 1) > 1 else ""), ""]
+              " requests of the first run." if results.get("repeats", 1) > 1 else "")
+           + (" The example stack's runs follow a warm-up deploy and removal, not counted." if ex.get("warm_up") else ""), ""]
     rows = []
     labels = {"cold": "cold deploy v1", "noop": "no-op redeploy v1", "upgrade": "upgrade v1 -> v2 (incl. prune)",
               "rollback": f"rollback v2 -> v1 ({ex.get('rollback_method', '-')})", "remove": "remove stack"}
@@ -128,7 +129,7 @@ def markdown(results: dict) -> str:
     out += [table(["target", "value", "limit", "result"],
                   [[t["target"], t["value"], t["limit"], t["status"]] for t in results.get("targets", [])]), ""]
     if results.get("scale"):
-        out += ["Virtual scale (fleetlab virtual mode; global oneshot units; requests per deploy):", ""]
+        out += ["Virtual scale (fleetlab virtual mode, every unit in the virtual runtime; global oneshot units; requests per deploy):", ""]
         out += [table(["machines", "units", "seconds", "fleet reads", "fleet writes", "Consul reads", "Consul writes"],
                       [[r["machines"], r["units"], r["seconds"] if r["rc"] == 0 else f"failed ({r['seconds']:.1f})",
                         r["fleet_reads"], r["fleet_writes"], r["consul_reads"], r["consul_writes"]]

@@ -46,16 +46,21 @@ def _http_json(method: str, url: str, timeout: float = 30):
 class Lab:
     """A lab started with ``python -m lab`` (fresh: an earlier lab in the same directory is stopped first)."""
 
-    def __init__(self, lab_dir: Path, net: str, virtual: int | None = None, metadata: list | None = None):
+    def __init__(self, lab_dir: Path, net: str, virtual: int | None = None, metadata: list | None = None,
+                 processes: bool = True):
         self.lab_dir = Path(lab_dir)
         self.net = net
         self.virtual = virtual
         self.metadata = metadata
+        self.processes = processes
         self.env: dict[str, str] = {}
 
     def _lab_env(self) -> dict:
         env = dict(os.environ, LAB_DIR=str(self.lab_dir), LAB_NET=self.net)
         env.pop("LAB_VIRTUAL", None)
+        env.pop("LAB_NO_PROCESS", None)
+        if not self.processes:
+            env["LAB_NO_PROCESS"] = "1"
         if self.virtual:
             env["LAB_VIRTUAL"] = str(self.virtual)
         if self.metadata:

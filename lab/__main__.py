@@ -4,7 +4,7 @@
 """Command line of the lab: ``python -m lab up|down|status|ensure|consul``.
 
 Environment: LAB_DIR (default .lab), LAB_NET (default 127.0.0), LAB_MACHINES (default 3),
-LAB_VIRTUAL, LAB_METADATA, LAB_CACHE, LAB_TIMEOUT, LAB_NO_FLEETLAB. See lab/cluster.py.
+LAB_VIRTUAL, LAB_METADATA, LAB_CACHE, LAB_TIMEOUT, LAB_NO_FLEETLAB, LAB_NO_PROCESS. See lab/cluster.py.
 Exit status: 0 success (status: healthy), 1 failure or not healthy, 2 usage error.
 """
 from __future__ import annotations

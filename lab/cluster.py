@@ -62,12 +62,14 @@ class LabConfig:
     cache_dir: Path = REPO_ROOT / ".lab" / "cache"
     timeout: float = 60.0
     fleetlab: bool = True
+    processes: bool = True
 
     @classmethod
     def from_env(cls, environ: dict | None = None) -> "LabConfig":
         """Build the configuration from ``LAB_DIR``, ``LAB_NET``, ``LAB_MACHINES``, ``LAB_VIRTUAL``,
         ``LAB_METADATA`` (JSON list of dicts), ``LAB_CACHE``, ``LAB_TIMEOUT`` (seconds to wait for
-        readiness) and ``LAB_NO_FLEETLAB`` (set to 1 to start Consul only)."""
+        readiness), ``LAB_NO_FLEETLAB`` (set to 1 to start Consul only) and ``LAB_NO_PROCESS`` (set to 1 to run
+        every unit in fleetlab's virtual runtime, the real machines' too)."""
         env = os.environ if environ is None else environ
         net = env.get("LAB_NET") or "127.0.0"
         parts = net.split(".")
@@ -94,7 +96,8 @@ class LabConfig:
         lab_dir = Path(env.get("LAB_DIR") or REPO_ROOT / ".lab").resolve()
         cache = Path(env.get("LAB_CACHE") or REPO_ROOT / ".lab" / "cache").resolve()
         return cls(lab_dir=lab_dir, net=net, machines=machines, virtual=virtual, metadata=metadata,
-                   cache_dir=cache, timeout=timeout, fleetlab=env.get("LAB_NO_FLEETLAB", "") in ("", "0"))
+                   cache_dir=cache, timeout=timeout, fleetlab=env.get("LAB_NO_FLEETLAB", "") in ("", "0"),
+                   processes=env.get("LAB_NO_PROCESS", "") in ("", "0"))
 
     @property
     def server_ip(self) -> str:
@@ -392,6 +395,8 @@ class Lab:
                 "--ready-file", str(ready)]
         if cfg.virtual:
             argv += ["--virtual", str(cfg.virtual)]
+        if not cfg.processes:
+            argv.append("--no-process")
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH", "")]))
         self._spawn(state, "fleetlab", argv, cwd=REPO_ROOT, env=env)

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def net(request) -> str:
 
 def _lab_env(lab_dir: Path, net: str, **extra) -> dict:
     env = dict(os.environ)
-    for name in ("LAB_VIRTUAL", "LAB_NO_FLEETLAB", "LAB_MACHINES", "LAB_METADATA"):
+    for name in ("LAB_VIRTUAL", "LAB_NO_FLEETLAB", "LAB_NO_PROCESS", "LAB_MACHINES", "LAB_METADATA"):
         env.pop(name, None)
     env.update({"LAB_DIR": str(lab_dir), "LAB_NET": net, "PYTHONPATH": str(REPO_ROOT)})
     env.update(extra)
@@ -231,3 +232,36 @@ def test_up_status_down_twice_leaves_no_process_and_no_listener(net, tmp_path):
         assert not (tmp_path / "env").exists() and not (tmp_path / "state.json").exists()
         status = _cli("status", env)
         assert status.returncode == 1 and "not running" in status.stdout
+
+
+@pytest.mark.skipif(not fleetlab_available(), reason="fleetlab cannot run here")
+def test_no_process_lab_runs_every_unit_virtually(net, tmp_path):
+    """LAB_NO_PROCESS=1: the real machines' units run in fleetlab's virtual runtime too (the bench's scale labs)."""
+    first, second, third = net.split(".")
+    env = _lab_env(tmp_path, f"{first}.{int(second) + 3}.{third}", LAB_MACHINES="1", LAB_NO_PROCESS="1")
+    up = _cli("up", env)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        info = json.loads((tmp_path / "fleetlab.json").read_text(encoding="utf-8"))
+        machine = json.loads((tmp_path / "machines.json").read_text(encoding="utf-8"))[0]
+        marker = Path(machine["root"]) / "ran"
+        unit = {"desiredState": "launched", "options": [
+            {"section": "Service", "name": "Type", "value": "oneshot"},
+            {"section": "Service", "name": "RemainAfterExit", "value": "yes"},
+            {"section": "Service", "name": "ExecStart", "value": f"/bin/touch {marker}"}]}
+        fleet = info["url"] + "/fleet/v1"
+        request = urllib.request.Request(fleet + "/units/marker.service", data=json.dumps(unit).encode(), method="PUT",
+                                         headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=10).close()
+        deadline, states = time.monotonic() + 20, []
+        while time.monotonic() < deadline:
+            with urllib.request.urlopen(fleet + "/state", timeout=10) as answer:
+                states = json.load(answer).get("states") or []
+            if [s.get("systemdActiveState") for s in states] == ["active"]:
+                break
+            time.sleep(0.1)
+        assert [(s["name"], s["systemdActiveState"], s["systemdSubState"]) for s in states] == [
+            ("marker.service", "active", "exited")]
+        assert not marker.exists()
+    finally:
+        _cli("down", env)
