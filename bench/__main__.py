@@ -23,7 +23,7 @@ from bench.report import check, ratio, replace_between_markers, seconds_cell, ta
 RESULTS = REPO / "bench" / "results"
 # The cold deploy, the no-op redeploy and Houston's runs are the ones the ratios compare: each runs this many times and
 # the median counts, so that one run slowed down by a neighbour on the shared CPUs does not decide a target.
-DEFAULT_REPEATS = 3
+DEFAULT_REPEATS = 5
 
 
 def measure(quick: bool, repeats: int = DEFAULT_REPEATS) -> dict:

@@ -12,7 +12,7 @@ options:
   wait:
     description:
       - Whether to wait until the operation has taken effect on the machines, polling fleet (first check at once,
-        then every 0.1 s for 10 s, then backing off to one check a second).
+        then every 0.05 s for 2 s, every 0.1 s until 10 s, then backing off to one check a second).
       - The default depends on the module and on O(state); see the module's description.
     type: bool
   wait_timeout:

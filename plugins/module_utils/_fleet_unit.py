@@ -264,9 +264,9 @@ class UnitChain:
     A unit joins the wave of the unit before it when systemd can order the two itself: both are global, the
     unit is ordered ``After=`` the previous one, and fleet runs it only on machines that also run the previous
     one. Then every machine starts them in chain order, exactly as if the deploy had waited for each, with one
-    registry round trip for all of them (two, in fact: a wave is first submitted loaded, and started once every
-    machine has loaded all of it, so no machine starts a unit before it knows what the unit is ordered after; fleet's
-    agents load and start units in no particular order). Any other unit (a non-global unit, whose machine fleet picks, or a unit
+    registry round trip for all of them (two, in fact: but for its first unit, launched at once, a wave is first
+    submitted loaded, and started once every machine has loaded all of it, so no machine starts a unit before it
+    knows what the unit is ordered after; fleet's agents load and start units in no particular order). Any other unit (a non-global unit, whose machine fleet picks, or a unit
     not ordered after the previous one) starts a new wave, which is submitted only once the previous wave is
     active everywhere. Within a wave the poll walks the units in chain order and stops at the first that is not
     active yet: a unit ordered after it cannot be active before it, and the first failed unit is the cause.
@@ -308,6 +308,13 @@ class UnitChain:
         return waves
 
     @staticmethod
+    def names_later(wave):
+        """Whether the wave's first unit names a later unit of the wave in one of its options (a Requires= or Wants=
+        of a unit ordered after it): then it starts with the others, once every machine has loaded them."""
+        later = {s.unit.name for s in wave[1:]}
+        return any(word in later for option in wave[0].desired or [] for word in str(option["value"]).split())
+
+    @staticmethod
     def orders_itself(previous, step, machines):
         if not (previous.is_global and step.is_global and ordered_after(step.desired, previous.unit.name)):
             return False
@@ -336,15 +343,19 @@ class UnitChain:
                     current.unit.unload_old()
                 if replaced:
                     wait_unloaded([s.unit for s in replaced], self.wait_timeout, self.clock)
-                staged = [s for s in wave if s.operation != "none"] if len(wave) > 1 else []
+                changed = [s for s in wave if s.operation != "none"]
+                # The wave's first unit is ordered after none of the others: it is launched at once (its start overlaps
+                # the others' load), unless its options name one of them.
+                staged = [s for s in changed if s is not wave[0] or self.names_later(wave)] if len(wave) > 1 else []
                 for current in wave:
                     current.submitted = True
                     if current in staged:
                         current.unit.submit_loaded(current.operation, current.desired)
                     else:
                         current.unit.submit(current.operation, current.desired)
-                # A machine starting a unit whose Requires=/After= unit it has not loaded yet would not order it.
-                outcome, failing = self.wait_steps(staged, "loaded")
+                # A machine starting a unit whose Requires=/After= unit it has not loaded yet would not order it: every
+                # machine loads the whole wave (the first unit loaded on its way to active) before the rest start.
+                outcome, failing = self.wait_steps(changed if staged else [], "loaded")
                 if outcome.done:
                     for current in staged:
                         self.client.set_state(current.unit.name, "launched")

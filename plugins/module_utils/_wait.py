@@ -7,8 +7,10 @@
 """Bounded, adaptive polling: a Waiter that calls a probe until it says done or failed, or time runs out.
 
 The probe returns ``(status, observation)`` with status one of DONE, FAILED, PENDING. Polling starts
-right away, then every 0.1 s for the first 10 s (a unit or service that comes up is seen within 100 ms),
-then backs off by 1.5x up to 1 s between checks for long waits, and never sleeps past the deadline. The clock is injectable so tests run on a fake clock.
+right away, then every 0.05 s for the first 2 s (the fleet waits of a deploy mostly end within a second, and
+each check sooner is that much less time between a unit coming up and the deploy seeing it), then every
+0.1 s until 10 s, then backs off by 1.5x up to 1 s between checks for long waits, and never sleeps past
+the deadline. The clock is injectable so tests run on a fake clock.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ DONE = "done"
 FAILED = "failed"
 PENDING = "pending"
 
-FIRST_INTERVAL = 0.1
+FAST_INTERVAL = 0.05
+FAST_SECONDS = 2.0
+STEADY_INTERVAL = 0.1
+STEADY_SECONDS = 10.0
 MAX_INTERVAL = 1.0
 BACKOFF = 1.5
-STEADY_SECONDS = 10.0
 
 WAIT_ARGSPEC = dict(
     wait=dict(type="bool"),
@@ -63,31 +67,33 @@ class WaitResult:
         return self.status == PENDING and not self.skipped
 
 
-def intervals(first=FIRST_INTERVAL, maximum=MAX_INTERVAL, factor=BACKOFF, steady=STEADY_SECONDS):
-    """The sleep before each next check: ``first`` until ``steady`` seconds of sleep, then x1.5 up to ``maximum``."""
+def intervals(fast=FAST_INTERVAL, fast_seconds=FAST_SECONDS, steady_interval=STEADY_INTERVAL,
+              steady_seconds=STEADY_SECONDS, maximum=MAX_INTERVAL, factor=BACKOFF):
+    """The sleep before each next check: ``fast`` until ``fast_seconds`` of sleep, then ``steady_interval`` until
+    ``steady_seconds`` of sleep, then x``factor`` up to ``maximum``."""
     slept = 0.0
-    interval = first
+    interval = fast
     while True:
         yield interval
         slept += interval
-        if slept >= steady - 1e-9:
-            interval = min(maximum, interval * factor)
+        if slept >= steady_seconds - 1e-9:
+            interval = min(maximum, max(interval, steady_interval) * factor)
+        elif slept >= fast_seconds - 1e-9:
+            interval = steady_interval
 
 
 class Waiter:
     """Poll ``probe`` until it reports DONE or FAILED, or ``timeout`` seconds have passed."""
 
-    def __init__(self, timeout, clock=None, first=FIRST_INTERVAL, maximum=MAX_INTERVAL):
+    def __init__(self, timeout, clock=None):
         self.timeout = max(0, timeout)
         self.clock = clock or Clock()
-        self.first = first
-        self.maximum = maximum
 
     def wait(self, probe):
         start = self.clock.now()
         deadline = start + self.timeout
         polls = 0
-        for interval in intervals(self.first, self.maximum):
+        for interval in intervals():
             status, observation = probe()
             polls += 1
             now = self.clock.now()

@@ -16,15 +16,18 @@ description:
     when one unit is invalid. Each unit is then created, replaced (when its content differs), started, or left alone.
   - A unit is launched together with the unit before it when both are global, it is ordered C(After=) the previous unit,
     and fleet runs it only on machines that also run the previous unit. Each machine then starts them in chain order, as
-    systemd orders queued start jobs, so the result is the one of launching and waiting unit by unit. Such a wave is
-    submitted with desiredState C(loaded), then started once every machine has loaded all of it (fleet's agents load
-    and start units in no particular order, and a machine must know a unit's C(After=) units before starting it).
-    That is two round trips through fleet's registry for the wave instead of one per unit.
+    systemd orders queued start jobs, so the result is the one of launching and waiting unit by unit. The first unit
+    of such a wave is launched at once (it comes after none of the others), unless one of its options names a later
+    unit of the wave; the others are submitted with desiredState C(loaded), then started once every machine has loaded
+    the whole wave (fleet's agents load and start units in no particular order, and a machine must know a unit's
+    C(After=) units before starting it). That is two round trips through fleet's registry for the wave instead of one
+    per unit, and the first unit starts during the first of them.
   - A non-global unit (fleet picks its machine) or a unit that is not ordered after the previous one waits until every
     unit before it is active everywhere; RV(units[].wave) tells which units went together.
-  - The wait polls fleet (first check at once, then every 0.1 s for 10 s, then backing off to one check a second) for at
-    most O(wait_timeout) seconds per wave, walking the units in chain order. It fails at once when a machine reports a
-    unit C(failed), naming the first such unit in chain order, the machine, its IP and the unit's states there.
+  - The wait polls fleet (first check at once, then every 0.05 s for 2 s, every 0.1 s until 10 s, then backing off to
+    one check a second) for at most O(wait_timeout) seconds per wave, walking the units in chain order. It fails at
+    once when a machine reports a unit C(failed), naming the first such unit in chain order, the machine, its IP and
+    the unit's states there.
   - With O(remove_on_failure=true), a failed wait destroys every unit this run created or replaced, last first, so a
     broken new version does not stay behind; units that were already there are never removed.
 author:

@@ -85,7 +85,8 @@ options:
   wait:
     description:
       - Whether to wait until the unit has reached O(state) on the machines it belongs on, polling fleet (first check
-        at once, then every 0.1 s for 10 s, then backing off to one check a second), for at most O(wait_timeout) seconds.
+        at once, then every 0.05 s for 2 s, every 0.1 s until 10 s, then backing off to one check a second), for at
+        most O(wait_timeout) seconds.
       - Defaults to V(true) for O(state=launched) and to V(false) otherwise.
   remove_on_failure:
     description:

@@ -48,11 +48,11 @@ class FleetStandIn:
         return self.known.get(name)
 
     def put_unit(self, name, options, desired_state):
-        self.calls.append(("put", name))
+        self.calls.append(("put", name, desired_state))
         self.known[name] = {"name": name, "options": options, "desiredState": desired_state}
 
     def set_state(self, name, desired_state):
-        self.calls.append(("state", name))
+        self.calls.append(("state", name, desired_state))
         self.known[name]["desiredState"] = desired_state
 
     def delete(self, name):
@@ -72,10 +72,12 @@ class FleetStandIn:
         return rows
 
 
-def text(after=None, placement="role=web", is_global=True, command="/bin/true"):
+def text(after=None, placement="role=web", is_global=True, command="/bin/true", wants=None):
     lines = ["[Unit]", "Description=test"]
     if after:
         lines += [f"Requires={after}", f"After={after}"]
+    if wants:
+        lines.append(f"Wants={wants}")
     lines += ["", "[Service]", f"ExecStart={command}", "", "[X-Fleet]"]
     if is_global:
         lines.append("Global=true")
@@ -108,14 +110,36 @@ def test_waves(specs, waves):
     assert [step.result["wave"] for step in chain.steps] == waves
 
 
-def test_a_wave_is_submitted_loaded_then_started_and_every_unit_reported():
+def test_a_wave_starts_its_first_unit_at_once_the_others_once_loaded_and_reports_every_unit():
     client = FleetStandIn()
-    chain = UnitChain(client, chain_of(("a.service", {}), ("b.service", {"after": "a.service"})), clock=FakeClock())
+    chain = UnitChain(client, chain_of(("a.service", {}), ("b.service", {"after": "a.service"}),
+                                       ("c.service", {"after": "b.service"})), clock=FakeClock())
     units = chain.launch(chain.plan())
-    assert client.calls == [("put", "a.service"), ("put", "b.service"), ("state", "a.service"), ("state", "b.service")]
+    # a is ordered after nothing in the wave; b and c are started once every machine has loaded the wave.
+    assert client.calls == [("put", "a.service", "launched"), ("put", "b.service", "loaded"), ("put", "c.service", "loaded"),
+                            ("state", "b.service", "launched"), ("state", "c.service", "launched")]
     assert all(unit["desiredState"] == "launched" for unit in client.known.values())
-    assert [(u["name"], u["operation"], u["wave"]) for u in units] == [("a.service", "created", 1), ("b.service", "created", 1)]
+    assert [(u["name"], u["operation"], u["wave"]) for u in units] == [
+        ("a.service", "created", 1), ("b.service", "created", 1), ("c.service", "created", 1)]
     assert all(u["expected_machines"] == ["m1", "m2"] for u in units)
+
+
+def test_a_first_unit_that_names_a_later_unit_of_its_wave_starts_with_them():
+    client = FleetStandIn()
+    chain = UnitChain(client, chain_of(("a.service", {"wants": "b.service"}), ("b.service", {"after": "a.service"})),
+                      clock=FakeClock())
+    chain.launch(chain.plan())
+    assert client.calls == [("put", "a.service", "loaded"), ("put", "b.service", "loaded"),
+                            ("state", "a.service", "launched"), ("state", "b.service", "launched")]
+
+
+def test_a_first_unit_failing_while_the_wave_loads_stops_the_wave_before_the_others_start():
+    client = FleetStandIn(failing={"a.service"})
+    chain = UnitChain(client, chain_of(("a.service", {}), ("b.service", {"after": "a.service"})), clock=FakeClock())
+    with pytest.raises(WaitFailure, match="unit 'a.service' failed on machine m1"):
+        chain.launch(chain.plan())
+    assert not any(call[0] == "state" for call in client.calls)
+    assert client.known == {}  # both created by this run, both destroyed
 
 
 def test_an_invalid_unit_fails_before_anything_is_touched():
@@ -144,7 +168,7 @@ def test_the_first_failed_unit_is_named_and_what_was_created_is_destroyed():
     assert result["failed_unit"] == "b.service"
     # a was there before and stays; b and c were created by this run; d (next wave) was never sent.
     assert result["removed"] == ["b.service", "c.service"]
-    assert ("delete", "a.service") not in client.calls and ("put", "d.service") not in client.calls
+    assert ("delete", "a.service") not in client.calls and not any(call[:2] == ("put", "d.service") for call in client.calls)
     assert [u["operation"] for u in result["units"]] == ["none", "created", "created", "none"]
 
 

@@ -30,12 +30,14 @@ def scripted(statuses):
     return lambda: (next(it), "obs")
 
 
-def test_first_check_is_immediate_then_every_100_ms_then_backs_off_to_one_second():
+def test_first_check_is_immediate_then_every_50_ms_then_100_ms_then_backs_off_to_one_second():
     clock = FakeClock()
-    result = w.Waiter(60, clock=clock).wait(scripted([w.PENDING] * 109 + [w.DONE]))
-    assert result.done and result.polls == 110
-    # A change is seen within 100 ms during the first 10 s.
-    assert clock.sleeps[:100] == [0.1] * 100
+    result = w.Waiter(60, clock=clock).wait(scripted([w.PENDING] * 129 + [w.DONE]))
+    assert result.done and result.polls == 130
+    # A change is seen within 50 ms during the first 2 s, within 100 ms until 10 s.
+    assert clock.sleeps[:40] == [0.05] * 40
+    assert clock.sleeps[40:120] == [0.1] * 80
+    assert clock.sleeps[120] == pytest.approx(0.15)
     assert clock.sleeps == sorted(clock.sleeps)
     assert max(clock.sleeps) == 1.0
     assert clock.sleeps[-1] == 1.0
@@ -75,5 +77,6 @@ def test_dummy_waiter_never_calls_the_probe():
 
 
 def test_intervals_sequence():
-    assert list(itertools.islice(w.intervals(steady=0.3), 9)) == pytest.approx(
-        [0.1, 0.1, 0.1, 0.15, 0.225, 0.3375, 0.50625, 0.759375, 1.0])
+    assert list(itertools.islice(w.intervals(fast_seconds=0.1, steady_seconds=0.4), 9)) == pytest.approx(
+        [0.05, 0.05, 0.1, 0.1, 0.1, 0.15, 0.225, 0.3375, 0.50625])
+    assert list(itertools.islice(w.intervals(), 200))[-1] == 1.0
