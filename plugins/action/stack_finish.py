@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""houston.stack.stack_finish: verify in Consul, prune and record a deploy in one task, running the collection's modules."""
+"""houston.stack.stack_finish: verify in Consul, prune, record a deploy and release its lock in one task, running the
+collection's modules."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from ansible_collections.houston.stack.plugins.plugin_utils._inprocess import pr
 from ansible_collections.houston.stack.plugins.plugin_utils._module_steps import StepsAction
 from ansible_collections.houston.stack.plugins.plugin_utils._stack_finish import finish_stack
 
-for _leaf in ("consul_service_wait", "fleet_prune", "consul_history"):
+for _leaf in ("consul_service_wait", "fleet_prune", "consul_history", "consul_lock"):
     preload(_leaf)
 
 
@@ -29,6 +30,7 @@ class ActionModule(StepsAction):
         "history_id": {"type": "str"},
         "units": {"type": "list", "elements": "str", "default": []},
         "archive": {"type": "str"},
+        "lock_session": {"type": "str"},
     }
     REQUIRED_IF = [("wait_consul", True, ("consul_service",))]
     SUBJECT = "finish of the deploy of stack {stack}"

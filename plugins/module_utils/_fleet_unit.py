@@ -266,10 +266,11 @@ class UnitChain:
     one. Then every machine starts them in chain order, exactly as if the deploy had waited for each, with one
     registry round trip for all of them (two, in fact: but for its first unit, launched at once, a wave is first
     submitted loaded, and started once every machine has loaded all of it, so no machine starts a unit before it
-    knows what the unit is ordered after; fleet's agents load and start units in no particular order). Any other unit (a non-global unit, whose machine fleet picks, or a unit
-    not ordered after the previous one) starts a new wave, which is submitted only once the previous wave is
-    active everywhere. Within a wave the poll walks the units in chain order and stops at the first that is not
-    active yet: a unit ordered after it cannot be active before it, and the first failed unit is the cause.
+    knows what the unit is ordered after; fleet's agents load and start units in no particular order). Any other
+    unit (a non-global unit, whose machine fleet picks, or a unit not ordered after the previous one) starts a new
+    wave, which is submitted only once the previous wave is active everywhere. Within a wave the poll walks the
+    units in chain order and stops at the first that is not active yet: a unit ordered after it cannot be active
+    before it, and the first failed unit is the cause.
     """
 
     def __init__(self, client, units, wait_timeout=300, remove_on_failure=True, clock=None):

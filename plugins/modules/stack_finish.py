@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: stack_finish
-short_description: Verify in Consul, prune and record a deploy whose units run (internal helper of the roles)
+short_description: Verify in Consul, prune, record a deploy whose units run and release its lock (internal helper of the roles)
 version_added: 1.0.0
 description:
   - Internal helper of the roles C(houston.stack.global_stack), C(houston.stack.service_stack) and
@@ -15,10 +15,14 @@ description:
     directly and its options and results may change without notice.
   - Runs, in this order, M(houston.stack.consul_service_wait) (when O(wait_consul); the service tagged O(version)
     passing on each of O(expected_addresses)), M(houston.stack.fleet_prune) (the stack's units other than O(keep))
-    and M(houston.stack.consul_history) (the deploy recorded as successful, finishing the entry O(history_id)), with
-    the module defaults that apply to tasks of those modules (by name or by action group).
+    and M(houston.stack.consul_history) (the deploy recorded as successful, finishing the entry O(history_id)), then,
+    with O(lock_session), M(houston.stack.consul_lock) releasing the deploy lock, with the module defaults that apply
+    to tasks of those modules (by name or by action group).
   - A failed step stops the sequence, so nothing is pruned or recorded as successful after a failed wait, and fails
     naming the stack, the step and the module's answer. The results of the steps before it are returned.
+  - The deploy is recorded before the lock is released, so a release that fails does not fail the task; RV(lock)
+    says why (its C(released) false), and the lock is then the caller's to release (the roles' C(always:) release
+    does, and fails naming Consul's answer).
 author:
   - houston.stack contributors (@houston-stack)
 extends_documentation_fragment:
@@ -27,7 +31,8 @@ attributes:
   check_mode:
     support: full
     details:
-      - Check mode does not wait for Consul and records nothing; the prune predicts what it would remove.
+      - Check mode does not wait for Consul, records nothing and releases no lock; the prune predicts what it would
+        remove.
   diff_mode:
     support: none
   idempotent:
@@ -87,6 +92,13 @@ options:
   archive:
     description: SHA-256 of the deploy's file archive, recorded in the history.
     type: str
+  lock_session:
+    description:
+      - The Consul session holding the deploy lock of O(stack) (RV(houston.stack.consul_lock#module:session) of its
+        acquire). Once the deploy is recorded, the lock is released, so a deploy waiting for it starts without waiting
+        for the rest of this play.
+      - Without it, the lock is left alone.
+    type: str
 notes:
   - Runs on the controller; the modules it runs talk to fleet and Consul over HTTP.
 seealso:
@@ -94,6 +106,7 @@ seealso:
   - module: houston.stack.consul_service_wait
   - module: houston.stack.fleet_prune
   - module: houston.stack.consul_history
+  - module: houston.stack.consul_lock
 """
 
 EXAMPLES = r"""
@@ -107,6 +120,7 @@ EXAMPLES = r"""
     keep: "{{ planned.keep }}"
     history_id: "{{ started.entry.id }}"
     units: "{{ planned.names }}"
+    lock_session: "{{ deploy_lock.session }}"
   register: finished
 """
 
@@ -126,6 +140,14 @@ history:
   description: The result of M(houston.stack.consul_history) (C(entry)); C(skipped) in check mode or after a failed step.
   returned: always
   type: dict
+lock:
+  description:
+    - The result of M(houston.stack.consul_lock) releasing the lock, with C(released) true; C(released) false and
+      C(msg) (Consul's answer) when the release failed; C(skipped) without O(lock_session), in check mode or after a
+      failed step.
+  returned: always
+  type: dict
+  sample: {released: true, changed: true, key: houston/example/lock}
 elapsed:
   description: Seconds the steps took.
   returned: always

@@ -18,7 +18,7 @@ import contextlib
 import time
 
 from ansible.errors import AnsibleError
-from ansible.executor.module_common import _apply_action_arg_defaults
+from ansible.executor.module_common import _get_action_arg_defaults
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.houston.stack.plugins.plugin_utils._inprocess import COLLECTION_NAME, execute_module
@@ -57,12 +57,34 @@ class ModuleSteps:
         self.predicting = predicting
         self.warnings = []
         self.deprecations = []
+        self._templated_defaults = {}
+
+    def module_defaults(self, name, args):
+        """``args`` over the module defaults that apply to a task of module ``name``, templated.
+
+        The steps of one action mostly share their defaults (the Consul modules' consul_address and consul_token, the
+        fleet modules' fleet_endpoint...), and a default is often a chain of role variables: one set of defaults is
+        templated once per action run, not once per step (the variables do not change while the action runs).
+        """
+        raw = {option: value for option, value in _get_action_arg_defaults(name, self.action._task,
+                                                                           self.action._templar._engine).items()
+               if option not in args}
+        try:
+            key = frozenset(raw.items())
+        except TypeError:  # a list or dict default: templated for each step
+            key = None
+        templated = self._templated_defaults.get(key) if key is not None else None
+        if templated is None:
+            templated = self.action._templar.template(raw)
+            if key is not None:
+                self._templated_defaults[key] = templated
+        return {**templated, **args}
 
     def __call__(self, step, leaf, args, predicting=None):
         """Run the step; ``predicting`` (True or False) overrides the runner's for this step."""
         name = f"{COLLECTION_NAME}.{leaf}"
         task = self.action._task
-        args = _apply_action_arg_defaults(name, task, args, self.action._templar)
+        args = self.module_defaults(name, args)
         predict = self.predicting if predicting is None else predicting
         with _predicting(task) if predict else contextlib.nullcontext():
             outcome = execute_module(self.action, name, args, self.task_vars)

@@ -4,7 +4,8 @@
 
 # Note that this plugin util is **PRIVATE** to the collection. It can have breaking changes at any time.
 
-"""The end of a deploy once its units run (houston.stack.stack_finish): verify in Consul, prune, record success.
+"""The end of a deploy once its units run (houston.stack.stack_finish): verify in Consul, prune, record success,
+release the deploy lock.
 
 The stack_deploy role ran these as three tasks; each task is a worker process and a templating pass (30-80 ms),
 so they are one action running the same modules, in the same order, through ``run``. :func:`finish_stack` holds
@@ -12,6 +13,8 @@ the sequence apart from ansible's plumbing, so it is tested with any ``run``.
 """
 
 from __future__ import annotations
+
+from ansible_collections.houston.stack.plugins.plugin_utils._module_steps import StepError
 
 SKIPPED = {"skipped": True, "changed": False}
 
@@ -29,13 +32,14 @@ def finish_stack(options, run, check_mode=False, done=None):
 
     ``run`` returns the module's result, or raises (``_module_steps.StepError``) naming ``step``; the steps after a
     failed one do not run, so nothing is pruned or recorded as successful after a failed wait. Returns each step's
-    result: ``consul`` (skipped without ``wait_consul`` and in check mode), ``prune`` (a prediction in check mode)
-    and ``history`` (skipped in check mode, where the start entry was only predicted). They are kept in ``done``
-    as the steps end, so a caller catching a failed step still has the results of the steps before it.
+    result: ``consul`` (skipped without ``wait_consul`` and in check mode), ``prune`` (a prediction in check mode),
+    ``history`` (skipped in check mode, where the start entry was only predicted) and ``lock`` (see
+    :func:`release_lock`; skipped without ``lock_session`` and in check mode). They are kept in ``done`` as the
+    steps end, so a caller catching a failed step still has the results of the steps before it.
     """
     stack, version = options["stack"], options["version"]
     done = {} if done is None else done
-    done.update(consul=dict(SKIPPED), prune=dict(SKIPPED), history=dict(SKIPPED))
+    done.update(consul=dict(SKIPPED), prune=dict(SKIPPED), history=dict(SKIPPED), lock=dict(SKIPPED))
     if options["wait_consul"] and not check_mode:
         done["consul"] = run("waiting until the service passes in Consul", "consul_service_wait", {
             "service": options["consul_service"], "tag": version,
@@ -49,4 +53,20 @@ def finish_stack(options, run, check_mode=False, done=None):
             if options[option]:
                 history_args[arg] = options[option]
         done["history"] = run("recording the deploy as successful", "consul_history", history_args)
+        if options.get("lock_session"):
+            done["lock"] = release_lock(stack, options["lock_session"], run)
     return done
+
+
+def release_lock(stack, session, run):
+    """Release the deploy lock held by ``session`` once the deploy is recorded (``released: true``).
+
+    The deploy is done by then, so a release that fails does not fail it: the result says why (``released: false``,
+    ``msg``), and the role's ``always:`` release, which runs unless the lock was released here, tries again and fails
+    the play naming Consul's answer.
+    """
+    try:
+        result = run("releasing the deploy lock", "consul_lock", {"stack": stack, "state": "released", "session": session})
+    except StepError as exc:
+        return {"released": False, "changed": False, "msg": str(exc)}
+    return dict(result, released=True)

@@ -20,6 +20,7 @@ class Modules(ModuleAnswers):
         "consul_service_wait": {"passing": 2, "elapsed": 0.1},
         "fleet_prune": {"changed": True, "removed": ["shop@v0.service"]},
         "consul_history": {"changed": True, "entry": {"id": "7", "result": "success"}},
+        "consul_lock": {"changed": True, "key": "houston/shop/lock", "session": "s-1"},
     }
 
 
@@ -68,16 +69,42 @@ def test_check_mode_predicts_the_prune_and_neither_waits_nor_records():
 
 
 @pytest.mark.parametrize("failing, ran, kept", [
-    ("consul_service_wait", ["consul_service_wait"], {"consul": True, "prune": True, "history": True}),
-    ("fleet_prune", ["consul_service_wait", "fleet_prune"], {"consul": False, "prune": True, "history": True}),
+    ("consul_service_wait", ["consul_service_wait"], {"consul": True, "prune": True, "history": True, "lock": True}),
+    ("fleet_prune", ["consul_service_wait", "fleet_prune"],
+     {"consul": False, "prune": True, "history": True, "lock": True}),
     ("consul_history", ["consul_service_wait", "fleet_prune", "consul_history"],
-     {"consul": False, "prune": False, "history": True}),
+     {"consul": False, "prune": False, "history": True, "lock": True}),
 ], ids=["wait-fails-nothing-pruned-or-recorded", "prune-fails-nothing-recorded", "record-fails"])
 def test_a_failed_step_stops_the_sequence_and_keeps_what_ran_before(failing, ran, kept):
     modules = Modules(**{failing: StepError(f"finish of the deploy of stack shop, {failing}: refused")})
     done = {}
     with pytest.raises(StepError, match=f"{failing}: refused"):
-        finish(modules, done=done)
+        finish(modules, done=done, lock_session="s-1")
     assert modules.modules() == ran
     # the steps that ended are in done; the failed one and those after it are still marked skipped
     assert {step: result.get("skipped", False) for step, result in done.items()} == kept
+
+
+def test_the_lock_is_released_last_once_the_deploy_is_recorded():
+    modules = Modules()
+    done = finish(modules, lock_session="s-1")
+    assert modules.modules() == ["consul_service_wait", "fleet_prune", "consul_history", "consul_lock"]
+    assert modules.args("consul_lock") == {"stack": "shop", "state": "released", "session": "s-1"}
+    assert done["lock"]["released"] is True and done["lock"]["key"] == "houston/shop/lock"
+
+
+@pytest.mark.parametrize("check_mode, session", [(False, None), (False, ""), (True, "s-1")],
+                         ids=["no-session", "empty-session", "check-mode"])
+def test_no_session_or_check_mode_leaves_the_lock_alone(check_mode, session):
+    modules = Modules(fleet_prune={"changed": True, "would_remove": []})
+    done = finish(modules, check_mode=check_mode, lock_session=session)
+    assert "consul_lock" not in modules.modules()
+    assert done["lock"]["skipped"] and "released" not in done["lock"]
+
+
+def test_a_failed_release_does_not_fail_the_recorded_deploy_and_says_why():
+    modules = Modules(consul_lock=StepError("finish of the deploy of stack shop, releasing the deploy lock "
+                                            "(houston.stack.consul_lock): Consul answered 500"))
+    done = finish(modules, lock_session="s-1")
+    assert done["history"]["entry"]["result"] == "success"
+    assert done["lock"]["released"] is False and "Consul answered 500" in done["lock"]["msg"]
