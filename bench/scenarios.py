@@ -4,7 +4,6 @@
 """The measured scenarios: example stack lifecycle, floor, Houston, archives, virtual scale."""
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -39,11 +38,14 @@ def example_lifecycle(lab: Lab, proxy: CountingProxy, quick: bool, repeats: int 
     runs = result["runs"] = {}
     runs["cold"] = run_playbook(lab, proxy, DEPLOY, INVENTORY, {"stack": "example", "version": "v1"}, name="cold deploy v1")
     chain = lab.stack_units("example")
-    try:
-        result["floor"] = floor(lab.timings(), chain, result["startup_seconds"])
-        result["floor"]["chain"] = chain
-    except FloorError as exc:
-        result["floor"] = {"error": str(exc), "chain": chain}
+
+    def floor_of_last_cold_run() -> dict:
+        try:
+            return dict(floor(lab.timings(), chain, result["startup_seconds"]), chain=chain)
+        except FloorError as exc:
+            return {"error": str(exc), "chain": chain}
+
+    floors = [floor_of_last_cold_run()]
     runs["noop"] = run_playbook(lab, proxy, DEPLOY, INVENTORY, {"stack": "example", "version": "v1"}, name="no-op redeploy v1")
     if not quick:
         runs["upgrade"] = run_playbook(lab, proxy, DEPLOY, INVENTORY, {"stack": "example", "version": "v2"},
@@ -59,20 +61,20 @@ def example_lifecycle(lab: Lab, proxy: CountingProxy, quick: bool, repeats: int 
     runs["remove"] = run_playbook(lab, proxy, "houston.stack.remove", INVENTORY, {"stack": "example"}, name="remove")
     lab.wait_clean("example", "example")
     colds, noops = [runs["cold"]], [runs["noop"]]
-    floors = [] if "error" in result["floor"] else [result["floor"]]
     for attempt in range(2, repeats + 1):
         colds.append(run_playbook(lab, proxy, DEPLOY, INVENTORY, {"stack": "example", "version": "v1"},
                                   name=f"cold deploy v1 (run {attempt} of {repeats})"))
-        with contextlib.suppress(FloorError):
-            floors.append(dict(floor(lab.timings(), chain, result["startup_seconds"]), chain=chain))
+        floors.append(floor_of_last_cold_run())
         noops.append(run_playbook(lab, proxy, DEPLOY, INVENTORY, {"stack": "example", "version": "v1"},
                                   name=f"no-op redeploy v1 (run {attempt} of {repeats})"))
         run_playbook(lab, proxy, "houston.stack.remove", INVENTORY, {"stack": "example"}, name=f"remove (run {attempt})")
         lab.wait_clean("example", "example")
     runs["cold"], runs["noop"] = repeated(colds), repeated(noops)
-    if len(floors) > 1:  # the unit starts of the cold run in the middle, as the cold deploy counts by its median
-        result["floor"] = dict(sorted(floors, key=lambda f: f["chain_seconds"])[len(floors) // 2],
-                               chain_samples=[f["chain_seconds"] for f in floors])
+    # The unit starts of the cold run in the middle, as the cold deploy counts by its median.
+    measured = sorted((f for f in floors if "error" not in f), key=lambda f: f["chain_seconds"])
+    result["floor"] = measured[len(measured) // 2] if measured else floors[0]
+    if len(measured) > 1:
+        result["floor"] = dict(result["floor"], chain_samples=[f["chain_seconds"] for f in measured])
     result["profiles"] = {key: profile(run.get("tasks", []), top=12) for key, run in runs.items() if key in ("cold", "noop")}
     return result
 

@@ -347,7 +347,7 @@ class UnitChain:
                 changed = [s for s in wave if s.operation != "none"]
                 # The wave's first unit is ordered after none of the others: it is launched at once (its start overlaps
                 # the others' load), unless its options name one of them.
-                staged = [s for s in changed if s is not wave[0] or self.names_later(wave)] if len(wave) > 1 else []
+                staged = [s for s in changed if s is not wave[0] or self.names_later(wave)]
                 for current in wave:
                     current.submitted = True
                     if current in staged:
