@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""houston.stack.stack_plan: plan a deploy in one task (reads only), running the collection's modules in check mode."""
+"""houston.stack.stack_plan: plan a deploy in one task, running the collection's modules in check mode, and take the
+deploy lock when there is something to deploy."""
 
 from __future__ import annotations
 
@@ -30,7 +31,11 @@ class ActionModule(StepsAction):
         "keep_versions": {"type": "int", "default": 1},
         "max_remove": {"type": "int", "default": 50},
         "rolling_back": {"type": "bool", "default": False},
-        "look_at_lock": {"type": "bool", "default": True},
+        "take_lock": {"type": "bool", "default": False},
+        "lock_session": {"type": "str"},
+        "lock_ttl": {"type": "int", "default": 30},
+        "lock_wait_timeout": {"type": "int", "default": 60},
+        "lock_holder": {"type": "dict", "default": {}},
         "instances": {"type": "int", "default": 0},
         "rolling": {"type": "dict", "default": {}},
         "verify_consul": {"type": "bool", "default": False},
@@ -40,7 +45,7 @@ class ActionModule(StepsAction):
     REQUIRED_IF = [("verify_consul", True, ("consul_service",))]
     SUBJECT = "plan of stack {stack}"
     # The plan changes nothing: the modules run in check mode, whatever the task says (the Consul verification of a
-    # deploy with nothing to do excepted, which only reads).
+    # deploy with nothing to do excepted, which only reads, and the lock the deploy takes).
     PREDICTING = True
 
     def prepare(self, options):
@@ -50,7 +55,8 @@ class ActionModule(StepsAction):
         options["files"] = resolve_files(self, options["files"])
 
     def sequence(self, options, steps, done):
-        done.update(plan_stack(options, steps))
+        plan_stack(options, steps, done)
 
     def changed(self, done):
+        # Holding the deploy lock is not a change of the deployed stack (as the consul_lock tasks of the roles say).
         return False

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: stack_plan
-short_description: Plan the deploy of a stack, reading only (internal helper of the roles)
+short_description: Plan the deploy of a stack and take its deploy lock (internal helper of the roles)
 version_added: 1.0.0
 description:
   - Internal helper of the roles C(houston.stack.global_stack), C(houston.stack.service_stack) and
     C(houston.stack.standalone_stack) (their private role C(houston.stack.stack_deploy)); it is not meant to be used
     directly and its options and results may change without notice.
-  - Runs, in check mode and in this order, M(houston.stack.consul_lock) (a look at the deploy lock, when
-    O(look_at_lock)), M(houston.stack.consul_history_info), M(houston.stack.consul_archive) (when there are
+  - Runs, in check mode and in this order, M(houston.stack.consul_lock) (a look at the deploy lock, unless
+    O(lock_session) is given), M(houston.stack.consul_history_info), M(houston.stack.consul_archive) (when there are
     O(files)), M(houston.stack.fleet_unit_info) and M(houston.stack.fleet_prune), with the module defaults that apply
     to tasks of those modules (by name or by action group). Nothing is written to fleet or Consul.
   - From their results it builds the unit chain (each unit requiring the previous one when O(dependencies), with the
@@ -26,6 +26,11 @@ description:
     O(rolling) settings checked, before anything is read.
   - When there is nothing to do, no other deploy holds the lock and O(verify_consul=true), waits with
     M(houston.stack.consul_service_wait) (not in check mode) until the running version passes in Consul.
+  - With O(take_lock=true), not in check mode, a deploy with something to do, or that found another deploy holding
+    the lock, then takes the deploy lock with M(houston.stack.consul_lock), waiting for it. When the lock's index is
+    one past the one the look saw, no other deploy held it in between and the plan stands. Otherwise, and always
+    after another deploy held it, the plan is made again under the lock. A deploy with nothing to do takes no lock.
+  - The lock taken stays held when the task ends (RV(lock_taken)); the caller releases it, also when the task fails.
   - Fails naming the stack, the step and the module's answer when a module fails, or when a unit is invalid.
 author:
   - houston.stack contributors (@houston-stack)
@@ -77,10 +82,29 @@ options:
     description: The deploy restores an earlier version; it is deployed even when nothing else differs.
     type: bool
     default: false
-  look_at_lock:
-    description: Look at the stack's deploy lock first (the role does not when it holds the lock).
+  take_lock:
+    description:
+      - Take the stack's deploy lock when there is something to deploy or another deploy holds it, and plan again
+        under it when another deploy may have changed the stack since the plan looked. Not in check mode.
     type: bool
-    default: true
+    default: false
+  lock_session:
+    description:
+      - A session that holds the deploy lock already (an auto-rollback redeploys under the failed deploy's lock). The
+        lock is not looked at, and O(take_lock) renews it with this session instead of acquiring it.
+    type: str
+  lock_ttl:
+    description: TTL of the lock's session in seconds (M(houston.stack.consul_lock)'s O(houston.stack.consul_lock#module:ttl)).
+    type: int
+    default: 30
+  lock_wait_timeout:
+    description: How long to wait for a lock another deploy holds, in seconds; V(0) fails at once.
+    type: int
+    default: 60
+  lock_holder:
+    description: Facts about this deploy stored with the lock (M(houston.stack.consul_lock)'s O(houston.stack.consul_lock#module:holder)).
+    type: dict
+    default: {}
   instances:
     description: Number of instances of a service stack's service unit (V(0), one service unit).
     type: int
@@ -125,14 +149,50 @@ EXAMPLES = r"""
 - name: Show what the deploy would do
   ansible.builtin.debug:
     msg: "{{ planned.changes if planned.needed else 'nothing to do' }}"
+
+- name: Plan under the deploy lock, taken when there is something to deploy
+  block:
+    - name: Plan the deploy of stack example, taking its lock
+      houston.stack.stack_plan:
+        stack: example
+        kind: service
+        version: v3
+        units: "{{ rendered.facts.stack_deploy_rendered }}"
+        take_lock: true
+        lock_holder:
+          version: v3
+      register: locked_plan
+
+    - name: Show the plan made under the lock
+      ansible.builtin.debug:
+        msg: "{{ locked_plan.changes }} (planned again under the lock: {{ locked_plan.replanned }})"
+  always:
+    - name: Release the deploy lock
+      houston.stack.consul_lock:
+        stack: example
+        state: released
+        session: "{{ locked_plan.lock_taken.session }}"
+      when: locked_plan.lock_taken.session is defined
 """
 
 RETURN = r"""
 lock:
-  description: The result of the look at the deploy lock (C(held), C(lock_index)); empty when O(look_at_lock=false).
+  description: The result of the look at the deploy lock (C(held), C(lock_index)); empty with O(lock_session).
   returned: success
   type: dict
   sample: {held: false, lock_index: 3, key: houston/example/lock}
+lock_taken:
+  description:
+    - The deploy lock this deploy holds when the task ends, the result of M(houston.stack.consul_lock) (C(session),
+      C(lock_index), C(waited), C(holder)); empty when it took none. Also returned when the plan failed after taking it.
+    - With O(lock_session), at least that C(session).
+  returned: always
+  type: dict
+  sample: {session: 4a5e1c9e-8d0b-4f8e-9a54-3e9c1f0b2d11, lock_index: 4, waited: 0.0}
+replanned:
+  description: Whether the plan was made again under the lock (the results above are then that plan's).
+  returned: always
+  type: bool
 history:
   description: The result of M(houston.stack.consul_history_info) (C(history), C(current)).
   returned: success
@@ -156,6 +216,18 @@ final:
   returned: success
   type: list
   elements: dict
+launch:
+  description:
+    - The units of RV(final) that M(houston.stack.fleet_chain) launches, in order (C(name), C(content)); the instances
+      of a service are left out (the role rolls them batch by batch).
+  returned: success
+  type: list
+  elements: dict
+instances:
+  description: How many instances of the service RV(final) has (V(0) without O(instances) or rolling mode C(per_machine)).
+  returned: success
+  type: int
+  sample: 0
 names:
   description: The fleet names of RV(final).
   returned: success
@@ -202,7 +274,7 @@ roll:
   type: dict
   sample: {mode: instances, batch_size: 1, max_unavailable: 1, order: start_first, rollback_on_failure: true}
 started:
-  description: When the plan was made (UTC, ISO 8601, no offset).
+  description: When the (first) plan was made (UTC, ISO 8601, no offset); the deploy's start.
   returned: success
   type: str
   sample: '2026-12-03T16:40:00.123456'

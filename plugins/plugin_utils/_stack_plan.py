@@ -102,12 +102,51 @@ def chain_units(kind, stack, rendered, archive, dependencies):
     return stack_chain(archive_entries + list(rendered), stack, dependencies)
 
 
-def plan_stack(options, run):
-    """Plan a deploy of ``options['stack']``; ``run(step, module, args)`` runs a module of the collection in check mode.
+def plan_stack(options, run, done=None):
+    """Plan a deploy of ``options['stack']``, taking its deploy lock when it has something to do.
 
-    ``run`` returns the module's result, or raises (``_module_steps.StepError``) naming ``step``. Returns what the role
-    keeps: each module's result (``lock``, ``history``, ``archive``, ``fleet_units``, ``prune``), the chain
-    (``final``, ``names``, ``version``), what each unit needs (``plan``, ``changes``), what the prune keeps
+    ``run(step, module, args, predicting=None)`` runs a module of the collection, in check mode unless ``predicting``
+    is False. It returns the module's result, or raises (``_module_steps.StepError``) naming ``step``.
+
+    The plan reads only (:func:`plan_once`). With ``take_lock`` (and not in check mode), a deploy with something to
+    do, or one that found another deploy holding the lock, then takes the lock, waiting for it. A lock index one past
+    the one the plan saw proves no other deploy held it meanwhile, so the plan stands. Otherwise, and always after
+    another deploy held it, the plan is made again under the lock. A deploy with nothing to do takes no lock.
+
+    With ``lock_session`` (an auto-rollback redeploys under the failed deploy's lock), the lock is not looked at. It
+    is renewed with that session, and the plan stands.
+
+    Returns :func:`plan_once`'s result, with ``lock_taken`` (the lock this deploy holds: the acquire's result, ``{}``
+    when none) and ``replanned``. They are kept in ``done`` as the steps end: a failed plan still names the session
+    that holds the lock, so the role releases it.
+    """
+    done = {} if done is None else done
+    session = options.get("lock_session") or ""
+    done.update(lock_taken={"session": session} if session else {}, replanned=False)
+    planned = plan_once(options, run, look_at_lock=not session)
+    lock_seen = planned["lock"]
+    if options.get("take_lock") and not options["check_mode"] and (planned["needed"] or lock_seen.get("held")):
+        lock_args = {"stack": options["stack"], "state": "acquired", "ttl": options["lock_ttl"],
+                     "wait_timeout": options["lock_wait_timeout"], "holder": options["lock_holder"]}
+        if session:
+            lock_args["session"] = session
+        waited = "renewing the deploy lock" if session else "taking the deploy lock (waiting for another deploy)"
+        done["lock_taken"] = run(waited, "consul_lock", lock_args, predicting=False)
+        if lock_seen and (lock_seen.get("held")
+                          or done["lock_taken"].get("lock_index") != (lock_seen.get("lock_index") or 0) + 1):
+            done["replanned"] = True
+            # The lock as the plan saw it, and the deploy's start (its total counts the wait) stay the first plan's.
+            planned = dict(plan_once(options, run, look_at_lock=False), lock=lock_seen, started=planned["started"],
+                           start_stamp=planned["start_stamp"])
+    done.update(planned)
+    return done
+
+
+def plan_once(options, run, look_at_lock=True):
+    """The plan of a deploy of ``options['stack']``, reading only.
+
+    Returns what the role keeps: each module's result (``lock``, ``history``, ``archive``, ``fleet_units``, ``prune``),
+    the chain (``final``, ``names``, ``version``), what each unit needs (``plan``, ``changes``), what the prune keeps
     (``keep``) and whether anything is to be done (``needed``). A service with ``instances`` or rolling mode
     ``per_machine`` has its service unit expanded into its instances (``final``) and its rolling settings checked
     (``roll``) before anything is read.
@@ -120,7 +159,7 @@ def plan_stack(options, run):
         roll = rolling_settings(options["instances"], options["rolling"])
 
     lock = {}
-    if options["look_at_lock"]:
+    if look_at_lock:
         lock = run("looking at the deploy lock", "consul_lock", {"stack": stack, "state": "acquired"})
     history = run("reading the deploy history", "consul_history_info", {"stack": stack})
     archive = {"skipped": True, "changed": False}
@@ -149,8 +188,8 @@ def plan_stack(options, run):
     # Nothing to deploy, and no other deploy at work: the running version must pass in Consul (the one read that
     # waits, so not in check mode). A deploy checks it after its launch instead, and another deploy's holder will.
     verified = {}
+    instances = sum(1 for unit in final if "instance" in unit)
     if options["verify_consul"] and not needed and not lock.get("held") and not options["check_mode"]:
-        instances = sum(1 for unit in final if "instance" in unit)
         verified = run("verifying the service in Consul (nothing to deploy)", "consul_service_wait", {
             "service": options["consul_service"], "tag": version, "min_passing": max(instances, 1),
             "wait_timeout": options["consul_wait_timeout"]}, predicting=False)
@@ -161,6 +200,10 @@ def plan_stack(options, run):
         "fleet_units": fleet_units,
         "prune": prune,
         "final": final,
+        # What fleet_chain launches (a service's instances are rolled batch by batch instead), and how many
+        # instances there are: the role's tasks use them as they are, without templating a loop over the units.
+        "launch": [{"name": unit["fleet_name"], "content": unit["content"]} for unit in final if "instance" not in unit],
+        "instances": instances,
         "names": names,
         "version": version,
         "plan": plan,

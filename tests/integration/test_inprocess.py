@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The example stack deployed by ansible-playbook with the modules run in the task workers (the default on the
 controller) and through AnsiballZ (HOUSTON_STACK_IN_PROCESS=0) gives the same results; the Consul token never
-appears in -vvv output; the deploy lock's keeper watches the ansible-playbook process in both modes.
+appears in -vvvv output of a deploy or a removal; the deploy lock's keeper watches the ansible-playbook process in both modes.
 
 Run: .venv/bin/pytest tests/integration/test_inprocess.py -x
 """
@@ -23,13 +23,13 @@ TOKEN = "4f7c1d2e-inproc-secret-9a8b7c6d5e4f"
 IN_PROCESS_LINE = "in-process from"
 
 
-def deploy(lab, in_process, verbosity=3, token=None, **extra_vars):
+def deploy(lab, in_process, verbosity=3, token=None, playbook="houston.stack.deploy", **extra_vars):
     env = lab_environment(lab)
     env["HOUSTON_STACK_IN_PROCESS"] = "1" if in_process else "0"
     if token:
         env["CONSUL_HTTP_TOKEN"] = token  # the lab's Consul has no ACLs: any token is accepted
     extra_vars.setdefault("version", "v1")
-    rc, out, err, recap = run_playbook("houston.stack.deploy", inventory=str(EXAMPLE_INVENTORY), env=env,
+    rc, out, err, recap = run_playbook(playbook, inventory=str(EXAMPLE_INVENTORY), env=env,
                                        extra_vars={"stack": STACK, **extra_vars}, verbosity=verbosity)
     return rc, out, err, recap.get("localhost", {})
 
@@ -63,11 +63,17 @@ def test_deploy_in_process_then_through_ansiballz(lab):
 
 @pytest.mark.parametrize("in_process", [True, False], ids=["in-process", "ansiballz"])
 def test_token_never_in_verbose_output(lab, in_process):
-    # A new version, so that the deploy runs its module tasks (the lock's), not only the plan's and the finish's steps.
+    # A new version, so that the deploy runs the steps that write (history, archive, lock, prune), not only the plan's.
     version = "tok1" if in_process else "tok2"
     rc, out, err, recap = deploy(lab, in_process=in_process, token=TOKEN, verbosity=4, version=version)
     assert rc == 0, out[-4000:] + err
     assert recap["failed"] == 0 and report(out)["deployed"] is True
+    assert TOKEN not in out and TOKEN not in err
+    # A deploy runs its Consul modules as steps of the stack actions, which print no invocation. A removal runs
+    # them as tasks of their own (the lock's, the archives'), whose invocation -vvvv prints.
+    rc, out, err, recap = deploy(lab, in_process=in_process, token=TOKEN, verbosity=4, playbook="houston.stack.remove")
+    assert rc == 0, out[-4000:] + err
+    assert recap["failed"] == 0 and report(out)["removed"]
     assert TOKEN not in out and TOKEN not in err
     assert "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" in out  # the modules did receive a token, masked
 

@@ -25,6 +25,7 @@ from tests.integration.stack_helpers import (
     EXAMPLE_INVENTORY, consul_get, fleet_units, fleetlab_admin, kv_json, lock_session, passing_instances, report,
     web_machine_ips,
 )
+from tests.integration.stack_helpers import deploy as run_playbook
 from tests.support import ANSIBLE_PLAYBOOK, COLLECTIONS_PATH, PYTHON, REPO_ROOT, lab_environment, parse_recap
 
 STACK = "safety"
@@ -186,6 +187,32 @@ def test_killed_controller_lock_expires_and_rerun_completes(lab):
     assert units_of_version(lab, "bad3") == {} and units_of_version(lab, "v1") == {}, "pruned by the re-run"
     assert lock_session(lab, STACK) is None
     assert history(lab)[0] == ("v2", "success") and ("bad3", "running") in history(lab)
+
+
+def test_a_deploy_that_waited_for_another_plans_again_under_the_lock(lab):
+    # v2 runs, so a deploy of v2 has nothing to do, but another deployer holds the lock: it waits for it. While it
+    # waits, the other deployer destroys the service unit of v2. Under the lock, the plan is made again and sees it.
+    hold_lock = str(Path(__file__).parent / "files" / "hold_lock.yml")
+    sessions_before = len(consul_get(lab, "session/list").json())
+    rc, out, err, _recap = run_playbook(lab, hold_lock, lock_stack=STACK, lock_holder={"user": "other-deployer"})
+    assert rc == 0, out + err
+    with tempfile.TemporaryDirectory(prefix="safety-") as tmp:
+        proc = start_deploy(lab, "v2", tmp, houston_lock_timeout=120)
+        try:
+            wait_for(lambda: len(consul_get(lab, "session/list").json()) >= sessions_before + 2,
+                     "the deploy to wait for the lock with a session of its own")
+            requests.delete(f"{lab.fleetlab_url}/fleet/v1/units/{STACK}@v2.service", timeout=10).raise_for_status()
+        finally:
+            rc, out, err, _recap = run_playbook(lab, hold_lock, lock_stack=STACK, lock_state="released")
+            assert rc == 0, out + err
+            rc, out, err, _recap = finish(proc)
+    assert rc == 0, out + err
+    deployed = report(out)
+    assert deployed["deployed"] is True and deployed["timings"]["lock"] > 0
+    assert [(change["name"], change["action"]) for change in deployed["changes"]] == [(f"{STACK}@v2.service", "create")]
+    assert_serving(lab, "v2")
+    assert lock_session(lab, STACK) is None
+    assert history(lab)[0] == ("v2", "success")
 
 
 def test_fleet_503_for_a_few_seconds_is_ridden_out(lab):

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 class ModuleAnswers:
     """``run(step, module, args)`` as ``_module_steps.ModuleSteps`` is called: returns ``ANSWERS[module]`` (or the
-    answer given to the constructor), raising it when it is an exception; records the calls in ``calls``."""
+    answer given to the constructor), raising it when it is an exception; records the calls in ``calls``. An answer
+    given as a tuple answers the module's successive calls in turn (the last one answers the calls after it)."""
 
     ANSWERS: dict = {}
 
@@ -21,6 +22,9 @@ class ModuleAnswers:
         self.calls.append((step, module, args))
         self.predicting[module] = predicting
         answer = self.answers[module]
+        if isinstance(answer, tuple):
+            calls = sum(1 for _step, called, _args in self.calls if called == module)
+            answer = answer[min(calls, len(answer)) - 1]
         if isinstance(answer, Exception):
             raise answer
         return dict(answer)

@@ -39,12 +39,13 @@ class Modules(ModuleAnswers):
     }
 
 
-def plan(modules, **options):
+def plan(modules, done=None, **options):
     options = {"stack": "shop", "kind": "service", "version": "v2", "units": rendered(), "files": [{"path": "/f"}],
                "dependencies": True, "keep_versions": 1, "max_remove": 50, "rolling_back": False,
-               "look_at_lock": True, "verify_consul": False, "consul_service": "shop", "consul_wait_timeout": 60,
+               "take_lock": False, "lock_session": None, "lock_ttl": 30, "lock_wait_timeout": 60,
+               "lock_holder": {}, "verify_consul": False, "consul_service": "shop", "consul_wait_timeout": 60,
                "check_mode": False, "instances": 0, "rolling": {}, **options}
-    return sp.plan_stack(options, modules)
+    return sp.plan_stack(options, modules, done)
 
 
 def launched(final, state="launched"):
@@ -59,6 +60,8 @@ def test_cold_deploy_creates_the_chain_archive_first():
     assert result["names"] == [f"shop-file-deploy@{SHA[:8]}.service", "shop-cache@v2.service", "shop@v2.service"]
     assert [step["action"] for step in result["plan"]] == ["create", "create", "create"]
     assert result["changes"] == result["plan"] and result["needed"] is True
+    assert result["launch"] == [{"name": unit["fleet_name"], "content": unit["content"]} for unit in result["final"]]
+    assert result["instances"] == 0
     assert result["version"] == "v2"
     # each unit requires the one before it and carries the stack's marker, except the archive unit
     cache = result["final"][1]["content"]
@@ -162,12 +165,12 @@ def test_without_version_the_content_names_it():
     assert result["archive"] == {"skipped": True, "changed": False}
 
 
-def test_no_files_no_archive_and_no_lock_look_under_the_lock():
+def test_no_files_no_archive():
     modules = Modules()
-    result = plan(modules, files=[], look_at_lock=False)
-    assert modules.modules() == ["consul_history_info", "fleet_unit_info", "fleet_prune"]
-    assert result["lock"] == {}
+    result = plan(modules, files=[])
+    assert modules.modules() == ["consul_lock", "consul_history_info", "fleet_unit_info", "fleet_prune"]
     assert result["names"] == ["shop-cache@v2.service", "shop@v2.service"]
+    assert result["archive"] == {"skipped": True, "changed": False}
 
 
 def test_keep_holds_the_units_of_the_versions_kept_for_rollback():
@@ -208,6 +211,9 @@ def test_instances_replace_the_service_unit_in_the_chain():
     assert "Conflicts=shop-instance-*@v2.service" in result["final"][1]["content"]
     assert result["roll"] == {"mode": "instances", "batch_size": 1, "max_unavailable": 1, "order": "start_first",
                               "rollback_on_failure": True}
+    # fleet_chain launches the cache; the instances are rolled batch by batch
+    assert result["launch"] == [{"name": "shop-cache@v2.service", "content": result["final"][0]["content"]}]
+    assert result["instances"] == 3
 
 
 def test_per_machine_rolling_pins_one_unit_to_each_machine_fleet_knows():
@@ -237,3 +243,92 @@ def test_invalid_rolling_settings_fail_before_anything_is_read(instances, rollin
     with pytest.raises(AnsibleError, match=message):
         plan(modules, instances=instances, rolling=rolling)
     assert modules.calls == []
+
+
+LOOKED = {"held": False, "lock_index": 4}
+TAKEN = {"session": "5e551011", "lock_index": 5, "waited": 0.0, "holder": {"user": "ops"}}
+PLAN_MODULES = ["consul_history_info", "consul_archive", "fleet_unit_info", "fleet_prune"]
+
+
+def test_a_deploy_with_something_to_do_takes_the_lock_after_the_plan():
+    modules = Modules(consul_lock=(LOOKED, TAKEN))
+    result = plan(modules, take_lock=True, lock_ttl=45, lock_wait_timeout=90, lock_holder={"version": "v2"})
+    assert modules.modules() == ["consul_lock", *PLAN_MODULES, "consul_lock"]
+    assert modules.all_args("consul_lock")[1] == {"stack": "shop", "state": "acquired", "ttl": 45, "wait_timeout": 90,
+                                                  "holder": {"version": "v2"}}
+    # the look is a prediction; taking the lock is not
+    assert modules.calls[-1][0] == "taking the deploy lock (waiting for another deploy)"
+    assert modules.predicting["consul_lock"] is False
+    # the lock index is one past the one the plan saw: no other deploy held it in between, the plan stands
+    assert result["lock_taken"] == TAKEN and result["replanned"] is False
+    assert result["lock"] == LOOKED and result["needed"] is True
+
+
+@pytest.mark.parametrize("why, modules, options", [
+    ("nothing to do", nothing_to_do, {"take_lock": True}),
+    ("check mode", Modules, {"take_lock": True, "check_mode": True}),
+    ("take_lock is off", Modules, {}),
+], ids=lambda value: value if isinstance(value, str) else "")
+def test_no_lock_taken(why, modules, options):
+    del why
+    answers = modules()
+    result = plan(answers, **options)
+    assert answers.modules().count("consul_lock") == 1 and result["lock_taken"] == {}
+    assert result["replanned"] is False
+
+
+def test_another_deploy_in_between_makes_the_plan_again_under_the_lock(monkeypatch):
+    first = plan(Modules())["final"]
+    # Between the look and the acquire another deploy took and released the lock (index 4 -> 7) and deployed v2.
+    modules = Modules(consul_lock=(LOOKED, dict(TAKEN, lock_index=7)),
+                      consul_history_info=({"history": [], "current": None}, {"history": [], "current": "v2"}),
+                      fleet_unit_info=({"units": []}, {"units": launched(first)}),
+                      consul_archive=dict(Modules().answers["consul_archive"], changed=False))
+    stamps = iter([100.0, 200.0])
+    monkeypatch.setattr(sp.time, "time", lambda: next(stamps))
+    result = plan(modules, take_lock=True)
+    assert modules.modules() == ["consul_lock", *PLAN_MODULES, "consul_lock", *PLAN_MODULES]
+    assert result["replanned"] is True and result["lock_taken"]["lock_index"] == 7
+    # the plan under the lock is the one that counts: v2 runs now, nothing to do
+    assert result["needed"] is False and result["changes"] == []
+    # the lock as the plan saw it, and the deploy's start (its total counts the wait), stay the first plan's
+    assert result["lock"] == LOOKED and result["start_stamp"] == 100.0
+
+
+def test_a_held_lock_is_waited_for_then_the_plan_is_made_again_even_with_nothing_to_do():
+    held = {"held": True, "lock_index": 4, "holder": {"user": "other-deployer"}}
+    modules = nothing_to_do(consul_lock=(held, dict(TAKEN, waited=2.5)))
+    result = plan(modules, take_lock=True, verify_consul=True)
+    # the lock index alone (5, one past 4) would not do: the holder may have changed the stack as it released it
+    assert modules.modules() == ["consul_lock", *PLAN_MODULES, "consul_lock", *PLAN_MODULES, "consul_service_wait"]
+    assert result["replanned"] is True and result["lock_taken"]["waited"] == 2.5
+    # with nothing to do under the lock, the running version is verified in Consul
+    assert result["needed"] is False and result["verified"] == {"passing": 1}
+
+
+def test_an_auto_rollback_renews_the_failed_deploys_lock_without_looking():
+    modules = Modules(consul_lock=dict(TAKEN, session="f41led", lock_index=9))
+    result = plan(modules, take_lock=True, rolling_back=True, lock_session="f41led")
+    assert modules.modules() == [*PLAN_MODULES, "consul_lock"]
+    assert modules.args("consul_lock")["session"] == "f41led"
+    assert modules.calls[-1][0] == "renewing the deploy lock"
+    assert result["lock"] == {} and result["replanned"] is False and result["lock_taken"]["session"] == "f41led"
+
+
+def test_a_failed_plan_still_names_the_lock_it_took():
+    failure = StepError("plan of stack shop, reading the deploy history: connection refused")
+    modules = Modules(consul_lock=(LOOKED, dict(TAKEN, lock_index=8)),
+                      consul_history_info=({"history": [], "current": None}, failure))
+    done = {}
+    with pytest.raises(StepError, match="connection refused"):
+        plan(modules, done, files=[], take_lock=True)
+    # the role's always: release reads it from the failed task's result
+    assert done["lock_taken"]["session"] == TAKEN["session"]
+
+
+def test_a_failed_auto_rollback_plan_still_names_the_failed_deploys_lock():
+    failure = StepError("plan of stack shop, reading the deploy history: connection refused")
+    done = {}
+    with pytest.raises(StepError):
+        plan(Modules(consul_history_info=failure), done, take_lock=True, rolling_back=True, lock_session="f41led")
+    assert done["lock_taken"] == {"session": "f41led"}
