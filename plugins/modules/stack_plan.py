@@ -16,7 +16,8 @@ description:
   - Runs, in check mode and in this order, M(houston.stack.consul_lock) (a look at the deploy lock, unless
     O(lock_session) is given), M(houston.stack.consul_history_info), M(houston.stack.consul_archive) (when there are
     O(files)), M(houston.stack.fleet_unit_info) and M(houston.stack.fleet_prune), with the module defaults that apply
-    to tasks of those modules (by name or by action group). Nothing is written to fleet or Consul.
+    to tasks of those modules (by name or by action group). Nothing is written to fleet or Consul, but for the deploy
+    lock O(take_lock) takes.
   - From their results it builds the unit chain (each unit requiring the previous one when O(dependencies), with the
     stack's ownership marker, the file archive unit first, or last and unchained for a global stack), what the deploy
     does to each unit (create, replace, start, restart or keep), the units the prune keeps, and whether anything is to
@@ -36,7 +37,18 @@ author:
   - houston.stack contributors (@houston-stack)
 extends_documentation_fragment:
   - houston.stack._attributes
-  - houston.stack._attributes.INFO_MODULE
+attributes:
+  check_mode:
+    support: full
+    details:
+      - The plan is the same in check mode; it takes no lock and does not verify the running version in Consul.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+    details:
+      - The stack is never changed. The deploy lock O(take_lock) takes is reported as no change; the caller releases
+        it.
 options:
   stack:
     description: Name of the stack (C(global) for the global stack).
